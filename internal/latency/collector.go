@@ -1,0 +1,179 @@
+package latency
+
+import (
+	"math"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const namespace = "gstreamer"
+
+// Collector turns a Snapshot, read once per Collect, into metrics.
+type Collector struct {
+	snapshot func() *Snapshot
+	flags    Flags
+
+	processing, latency, latencyLast *prometheus.Desc
+	pipeline                         *prometheus.Desc
+	reportedMin, reportedMax         *prometheus.Desc
+	buffers, bytes                   *prometheus.Desc
+}
+
+// NewCollector returns a collector of the families that flags enable (the
+// pad counters are always on).
+func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
+	el := []string{"pipeline", "element", "factory"}
+	pad := []string{"pipeline", "element", "pad"}
+	return &Collector{
+		snapshot: snapshot,
+		flags:    flags,
+		processing: prometheus.NewDesc(namespace+"_element_processing_seconds",
+			"Time an element spends on a buffer on its streaming thread, excluding time spent downstream during its own pushes.", el, nil),
+		latency: prometheus.NewDesc(namespace+"_element_latency_seconds",
+			"Time from a buffer entering an element to leaving it, including time queued inside it.", el, nil),
+		latencyLast: prometheus.NewDesc(namespace+"_element_latency_last_seconds",
+			"Element latency of the last buffer that left the element.", el, nil),
+		pipeline: prometheus.NewDesc(namespace+"_pipeline_latency_seconds",
+			"Time from a buffer leaving a source element to its arrival at a sink element.", []string{"pipeline", "source", "sink"}, nil),
+		reportedMin: prometheus.NewDesc(namespace+"_element_reported_latency_min_seconds",
+			"Element's share of the minimum latency in the pipeline's LATENCY query answer.", []string{"pipeline", "element"}, nil),
+		reportedMax: prometheus.NewDesc(namespace+"_element_reported_latency_max_seconds",
+			"Element's share of the maximum latency in the pipeline's LATENCY query answer (+Inf when unbounded).", []string{"pipeline", "element"}, nil),
+		buffers: prometheus.NewDesc(namespace+"_pad_buffers_total",
+			"Buffers that passed through a pad.", pad, nil),
+		bytes: prometheus.NewDesc(namespace+"_pad_bytes_total",
+			"Bytes of the buffers that passed through a pad.", pad, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.processing, c.latency, c.latencyLast,
+		c.pipeline, c.reportedMin, c.reportedMax, c.buffers, c.bytes} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. Series that share all labels
+// (two pipelines with the same name) are merged, since Prometheus cannot
+// tell them apart either.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.snapshot()
+	if s == nil {
+		return
+	}
+	bounds := make([]float64, len(s.BoundsNs))
+	for i, b := range s.BoundsNs {
+		bounds[i] = seconds(b)
+	}
+	hists := newHistSet(bounds)
+	gauges := gaugeSet{}
+	for _, e := range s.Elements {
+		lv := []string{e.Pipeline, e.Element, e.Factory}
+		if c.flags&Element != 0 {
+			hists.add(c.processing, lv, e.Processing)
+			hists.add(c.latency, lv, e.Latency)
+			if e.Latency.Count() > 0 {
+				gauges.set(c.latencyLast, lv, seconds(e.LastLatencyNs))
+			}
+		}
+		if c.flags&Reported != 0 && e.Reported {
+			lv := []string{e.Pipeline, e.Element}
+			gauges.set(c.reportedMin, lv, float64(e.ReportedMinNs)/1e9)
+			max := math.Inf(1)
+			if e.ReportedMaxNs != Unbounded {
+				max = float64(e.ReportedMaxNs) / 1e9
+			}
+			gauges.set(c.reportedMax, lv, max)
+		}
+	}
+	if c.flags&Pipeline != 0 {
+		for _, p := range s.Paths {
+			hists.add(c.pipeline, []string{p.Pipeline, p.Source, p.Sink}, p.Latency)
+		}
+	}
+	counters := gaugeSet{}
+	for _, p := range s.Pads {
+		lv := []string{p.Pipeline, p.Element, p.Pad}
+		counters.add(c.buffers, lv, float64(p.Buffers))
+		counters.add(c.bytes, lv, float64(p.Bytes))
+	}
+	hists.emit(ch)
+	for _, g := range gauges {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.v, g.lv...)
+	}
+	for _, g := range counters {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.CounterValue, g.v, g.lv...)
+	}
+}
+
+func seconds(ns uint64) float64 { return float64(ns) / 1e9 }
+
+func key(d *prometheus.Desc, lv []string) string {
+	return d.String() + "\xff" + strings.Join(lv, "\xff")
+}
+
+type gauge struct {
+	desc *prometheus.Desc
+	lv   []string
+	v    float64
+}
+
+// gaugeSet holds single-value metrics by series; add merges duplicates.
+type gaugeSet map[string]gauge
+
+func (m gaugeSet) set(d *prometheus.Desc, lv []string, v float64) {
+	m[key(d, lv)] = gauge{d, lv, v}
+}
+
+func (m gaugeSet) add(d *prometheus.Desc, lv []string, v float64) {
+	k := key(d, lv)
+	g := m[k]
+	m[k] = gauge{d, lv, g.v + v}
+}
+
+type hist struct {
+	desc   *prometheus.Desc
+	lv     []string
+	counts []uint64
+	sum    float64
+}
+
+type histSet struct {
+	bounds []float64
+	m      map[string]*hist
+}
+
+func newHistSet(bounds []float64) histSet { return histSet{bounds, map[string]*hist{}} }
+
+// add skips empty histograms: an element that never saw a buffer of that
+// kind (a source has no processing time) has no series rather than zeros.
+func (s histSet) add(d *prometheus.Desc, lv []string, h Hist) {
+	if h.Count() == 0 || len(h.Counts) != len(s.bounds)+1 {
+		return
+	}
+	k := key(d, lv)
+	x := s.m[k]
+	if x == nil {
+		x = &hist{desc: d, lv: lv, counts: make([]uint64, len(h.Counts))}
+		s.m[k] = x
+	}
+	for i, c := range h.Counts {
+		x.counts[i] += c
+	}
+	x.sum += seconds(h.SumNs)
+}
+
+func (s histSet) emit(ch chan<- prometheus.Metric) {
+	for _, x := range s.m {
+		buckets := make(map[float64]uint64, len(s.bounds))
+		var cum uint64
+		for i, b := range s.bounds {
+			cum += x.counts[i]
+			buckets[b] = cum
+		}
+		cum += x.counts[len(s.bounds)]
+		ch <- prometheus.MustNewConstHistogram(x.desc, cum, x.sum, buckets, x.lv...)
+	}
+}

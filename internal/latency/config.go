@@ -1,0 +1,133 @@
+package latency
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Flags select what the tracer measures, as in the core latency tracer.
+type Flags uint
+
+const (
+	Pipeline Flags = 1 << iota // source-to-sink latency per buffer
+	Element                    // per-element processing time and latency
+	Reported                   // each element's share of the LATENCY query
+	AllFlags = Pipeline | Element | Reported
+)
+
+var flagNames = map[string]Flags{"pipeline": Pipeline, "element": Element, "reported": Reported}
+
+// EnvPort names the environment variable that enables the HTTP server.
+const EnvPort = "GST_PROMETHEUS_TRACER_PORT"
+
+// DefaultBindAddress is where the HTTP server listens unless told otherwise.
+const DefaultBindAddress = "0.0.0.0"
+
+// Config is what the tracer was asked to do. Port 0 means no HTTP server.
+type Config struct {
+	Flags       Flags
+	Port        int
+	BindAddress string
+}
+
+// Addr is the HTTP listen address, or "" when no server is wanted.
+func (c Config) Addr() string {
+	if c.Port == 0 {
+		return ""
+	}
+	return joinHostPort(c.BindAddress, c.Port)
+}
+
+func joinHostPort(host string, port int) string {
+	if strings.Contains(host, ":") {
+		return fmt.Sprintf("[%s]:%d", host, port)
+	}
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
+// Params are the tracer's parameters as GStreamer parsed them: field name to
+// value text. Unparsed is set when the params string was not a valid
+// structure; Raw keeps it for the warning.
+type Params struct {
+	Fields   map[string]string
+	Unparsed bool
+	Raw      string
+}
+
+var knownKeys = []string{"bind-address", "flags", "port"}
+
+// ParseConfig validates params and the environment. Every problem becomes a
+// warning that names the value and what is used instead; it never fails.
+func ParseConfig(p Params, getenv func(string) string) (Config, []string) {
+	cfg := Config{Flags: AllFlags, BindAddress: DefaultBindAddress}
+	var warn []string
+	if p.Unparsed {
+		warn = append(warn, fmt.Sprintf("cannot parse tracer parameters %q (expected key=value,...); using the defaults", p.Raw))
+	}
+	keys := make([]string, 0, len(p.Fields))
+	for k := range p.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !slices.Contains(knownKeys, k) {
+			warn = append(warn, fmt.Sprintf("unknown parameter %q ignored; valid parameters are %s", k, strings.Join(knownKeys, ", ")))
+		}
+	}
+	if v, ok := p.Fields["flags"]; ok {
+		cfg.Flags, warn = parseFlags(v, warn)
+	}
+	if v := getenv(EnvPort); v != "" {
+		port, err := parsePort(v)
+		if err != nil {
+			warn = append(warn, fmt.Sprintf("%s=%q: %v; no HTTP server", EnvPort, v, err))
+		}
+		cfg.Port = port
+	}
+	if v, ok := p.Fields["port"]; ok {
+		port, err := parsePort(v)
+		if err != nil {
+			warn = append(warn, fmt.Sprintf("port=%q: %v; no HTTP server", v, err))
+		}
+		cfg.Port = port
+	}
+	if v, ok := p.Fields["bind-address"]; ok {
+		if v == "" {
+			warn = append(warn, fmt.Sprintf("bind-address is empty; using %s", DefaultBindAddress))
+		} else {
+			cfg.BindAddress = strings.Trim(v, "[]")
+		}
+	}
+	return cfg, warn
+}
+
+func parseFlags(v string, warn []string) (Flags, []string) {
+	var f Flags
+	for _, name := range strings.Split(v, "+") {
+		name = strings.TrimSpace(name)
+		if bit, ok := flagNames[name]; ok {
+			f |= bit
+			continue
+		}
+		warn = append(warn, fmt.Sprintf("unknown flag %q in flags=%q; valid flags are pipeline, element, reported", name, v))
+	}
+	if f == 0 {
+		warn = append(warn, fmt.Sprintf("flags=%q selects nothing; measuring pipeline+element+reported", v))
+		f = AllFlags
+	}
+	return f, warn
+}
+
+func parsePort(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("not a port number")
+	}
+	if n < 1 || n > 65535 {
+		return 0, fmt.Errorf("port out of range 1-65535")
+	}
+	return n, nil
+}

@@ -1,0 +1,54 @@
+package latency
+
+import "math"
+
+// Unbounded is the ReportedMaxNs of an element that reported no maximum.
+const Unbounded = math.MaxInt64
+
+// Hist is one histogram as the hooks keep it: a count per bucket (not
+// cumulative; the last bucket is +Inf) and the sum of observations.
+type Hist struct {
+	Counts []uint64
+	SumNs  uint64
+}
+
+// Count is the number of observations.
+func (h Hist) Count() uint64 {
+	var n uint64
+	for _, c := range h.Counts {
+		n += c
+	}
+	return n
+}
+
+// ElementStat is one element's aggregates.
+type ElementStat struct {
+	Pipeline, Element, Factory string
+	Processing, Latency        Hist
+	LastLatencyNs              uint64
+	Reported                   bool
+	ReportedMinNs              int64
+	ReportedMaxNs              int64
+}
+
+// PadStat is one pad's counters.
+type PadStat struct {
+	Pipeline, Element, Pad string
+	Buffers, Bytes         uint64
+}
+
+// PathStat is the source-to-sink latency of buffers from one source
+// arriving at one sink.
+type PathStat struct {
+	Pipeline, Source, Sink string
+	Latency                Hist
+}
+
+// Snapshot is one consistent-enough copy of all live aggregates; series of
+// elements that left their pipeline are not in it.
+type Snapshot struct {
+	BoundsNs []uint64 // bucket upper bounds, without +Inf
+	Elements []ElementStat
+	Pads     []PadStat
+	Paths    []PathStat
+}

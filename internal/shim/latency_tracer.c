@@ -1,0 +1,107 @@
+/* latency_tracer.c: the prometheus-latency-tracer GObject type.
+ *
+ * Measures per-element processing time and latency, source-to-sink latency
+ * and the latency each element reports, and exports them as Prometheus
+ * metrics over HTTP and through the "request-metrics" action signal.
+ *
+ *   GST_TRACERS='prometheus-latency-tracer(flags=pipeline+element+reported)' \
+ *   GST_PROMETHEUS_TRACER_PORT=9092 \
+ *   gst-launch-1.0 audiotestsrc is-live=true ! queue ! fakesink
+ *   curl http://localhost:9092/metrics
+ *
+ * Parameters (defaults in brackets):
+ *   flags         pipeline+element+reported, any combination [all three]
+ *   port          HTTP port [$GST_PROMETHEUS_TRACER_PORT; unset: no server]
+ *   bind-address  address the HTTP server listens on [0.0.0.0]
+ *
+ * The per-buffer hooks live in hooks.c; parameters, the HTTP server and the
+ * exposition are Go (internal/latency), reached only from constructed(),
+ * finalize() and the signal, never per buffer.
+ */
+#include "scope.h"
+#include "_cgo_export.h"
+
+typedef struct {
+  GstTracer parent;
+  gboolean active;
+} GstScopeLatencyTracer;
+
+typedef struct {
+  GstTracerClass parent_class;
+  gchar *(*request_metrics) (GstScopeLatencyTracer * self);
+} GstScopeLatencyTracerClass;
+
+GType gst_scope_latency_tracer_get_type (void);
+G_DEFINE_TYPE (GstScopeLatencyTracer, gst_scope_latency_tracer,
+    GST_TYPE_TRACER);
+
+/* One instance measures; hooks and aggregates are per process. */
+static gint instances_active;
+
+static gchar *
+request_metrics (GstScopeLatencyTracer * self)
+{
+  char *text = gstscopeLatencyMetrics ();
+  gchar *copy = g_strdup (text);
+  free (text);
+  return copy;
+}
+
+static void
+gst_scope_latency_tracer_constructed (GObject * object)
+{
+  GstScopeLatencyTracer *self = (GstScopeLatencyTracer *) object;
+  gchar *params = NULL;
+  gint flags;
+
+  G_OBJECT_CLASS (gst_scope_latency_tracer_parent_class)->constructed (object);
+  if (!g_atomic_int_compare_and_exchange (&instances_active, 0, 1)) {
+    GST_WARNING_OBJECT (self, "prometheus-latency-tracer is already active in "
+        "this process; this second instance is ignored");
+    return;
+  }
+  self->active = TRUE;
+  g_object_get (self, "params", &params, NULL);
+  flags = gstscopeLatencyStart (self, params);
+  g_free (params);
+  g_atomic_int_set (&scope_flags, flags);
+  scope_hooks_register (GST_TRACER (self));
+}
+
+static void
+gst_scope_latency_tracer_finalize (GObject * object)
+{
+  GstScopeLatencyTracer *self = (GstScopeLatencyTracer *) object;
+  if (self->active) {
+    gstscopeLatencyStop ();
+    g_atomic_int_set (&scope_flags, 0);
+    g_atomic_int_set (&instances_active, 0);
+  }
+  G_OBJECT_CLASS (gst_scope_latency_tracer_parent_class)->finalize (object);
+}
+
+static void
+gst_scope_latency_tracer_class_init (GstScopeLatencyTracerClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+
+  gobject_class->constructed = gst_scope_latency_tracer_constructed;
+  gobject_class->finalize = gst_scope_latency_tracer_finalize;
+  klass->request_metrics = request_metrics;
+
+  /**
+   * GstScopeLatencyTracer::request-metrics:
+   *
+   * Returns the current metrics in the Prometheus text exposition format,
+   * the same text the HTTP server serves. Free it with g_free().
+   */
+  g_signal_new ("request-metrics", G_TYPE_FROM_CLASS (klass),
+      G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_STRUCT_OFFSET (GstScopeLatencyTracerClass, request_metrics),
+      NULL, NULL, NULL, G_TYPE_STRING, 0);
+}
+
+static void
+gst_scope_latency_tracer_init (GstScopeLatencyTracer * self)
+{
+}

@@ -1,0 +1,142 @@
+/* scope.h: the C side of gstscope, shared by the plugin descriptor, the
+ * tracer types, the per-buffer hooks (hooks.c) and the slot store (store.c).
+ *
+ * The hot path writes plain counters and histograms that live in "slots":
+ * one ScopeElement per element, one ScopePad per pad, found through qdata on
+ * the GStreamer object. Slots are created on first sight (cold path, under
+ * scope_lock) and are never freed while the process runs, so a pointer to a
+ * slot held by a hook, a thread stack or Go's snapshot never dangles. They
+ * are marked dead when their object leaves its pipeline or is finalized; the
+ * snapshot skips dead slots, which deletes their series.
+ */
+#ifndef GSTSCOPE_SCOPE_H
+#define GSTSCOPE_SCOPE_H
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+GST_DEBUG_CATEGORY_EXTERN (gst_scope_debug);
+
+/* What the latency tracer measures; set from the tracer's flags. */
+enum {
+  SCOPE_FLAG_PIPELINE = 1 << 0,
+  SCOPE_FLAG_ELEMENT = 1 << 1,
+  SCOPE_FLAG_REPORTED = 1 << 2,
+};
+
+/* Histogram bucket upper bounds in nanoseconds (1 us .. 10 s), plus +Inf. */
+#define SCOPE_NBOUNDS 22
+#define SCOPE_NBUCKETS (SCOPE_NBOUNDS + 1)
+extern const guint64 scope_bounds_ns[SCOPE_NBOUNDS];
+
+typedef struct {
+  guint64 counts[SCOPE_NBUCKETS];       /* per bucket, not cumulative */
+  guint64 sum_ns;
+} ScopeHist;
+
+/* A single-producer single-consumer ring of buffers that entered an element
+ * which outputs them from another thread (a queue, an aggregator): the
+ * producer is the sink pad's streaming thread, the consumer the element's
+ * output thread. Buffers are matched by identity or PTS. */
+#define SCOPE_RING 512
+typedef struct _ScopeElement ScopeElement;
+typedef struct {
+  gconstpointer buf;            /* compared, never dereferenced */
+  guint64 pts, dur, ts, origin_ts;
+  ScopeElement *origin;
+} ScopeRingEntry;
+typedef struct {
+  guint64 head;                 /* written by the producer */
+  guint64 tail;                 /* written by the consumer */
+  ScopeRingEntry e[SCOPE_RING];
+} ScopeRing;
+
+#define SCOPE_MAX_INPUTS 8
+#define SCOPE_MAX_PATHS 8
+
+typedef struct {
+  ScopeElement *source;         /* claimed once with a CAS */
+  ScopeHist hist;
+} ScopePath;
+
+typedef struct _ScopePad ScopePad;
+
+struct _ScopeElement {
+  gint dead;                    /* atomic */
+  gint async;                   /* atomic: outputs leave from another thread */
+  gboolean is_source, is_sink;
+  gchar *pipeline, *path, *factory;
+  ScopeHist proc;               /* exclusive processing time per buffer */
+  ScopeHist lat;                /* entry to exit per buffer */
+  guint64 lat_last_ns;
+  gint rep_set;                 /* atomic: a LATENCY answer was seen */
+  gint64 rep_min_ns, rep_max_ns;        /* G_MAXINT64 means unbounded */
+  ScopePad *inputs[SCOPE_MAX_INPUTS];   /* sink pads, append-only */
+  gint n_inputs;                /* atomic */
+  ScopePath paths[SCOPE_MAX_PATHS];     /* for sinks: one per source */
+  ScopeElement *next;
+};
+
+struct _ScopePad {
+  gint dead;                    /* atomic */
+  gboolean transparent;         /* ghost and proxy pads: not an element's */
+  gboolean sink;
+  ScopeElement *elem;
+  gchar *name;
+  guint64 buffers, bytes;
+  ScopeRing *ring;              /* atomic; sink pads of async elements */
+  ScopePad *next;
+};
+
+/* store.c: the cold path. */
+extern GMutex scope_lock;
+extern gint scope_flags;        /* atomic; 0 when no latency tracer runs */
+ScopePad *scope_pad_create (GstPad * pad);
+ScopeElement *scope_element_get (GstElement * element);
+void scope_element_make_async (ScopeElement * e);
+void scope_element_removed (GstElement * element);
+void scope_pad_removed (GstPad * pad);
+GstElement *scope_real_peer_element (GstPad * pad);
+extern GQuark scope_slot_quark;
+
+/* hooks.c: the hot path. */
+void scope_hooks_register (GstTracer * tracer);
+
+/* The snapshot Go reads at scrape time: plain structs and copied strings. */
+typedef struct {
+  gchar *pipeline, *element, *factory;
+  ScopeHist proc, lat;
+  guint64 lat_last_ns;
+  gint rep_set;
+  gint64 rep_min_ns, rep_max_ns;
+} ScopeElementStat;
+
+typedef struct {
+  gchar *pipeline, *element, *pad;
+  guint64 buffers, bytes;
+} ScopePadStat;
+
+typedef struct {
+  gchar *pipeline, *source, *sink;
+  ScopeHist hist;
+} ScopePathStat;
+
+typedef struct {
+  ScopeElementStat *elements;
+  guint n_elements;
+  ScopePadStat *pads;
+  guint n_pads;
+  ScopePathStat *paths;
+  guint n_paths;
+} ScopeSnapshot;
+
+ScopeSnapshot *scope_snapshot (void);
+void scope_snapshot_free (ScopeSnapshot * s);
+
+/* log.c helper for Go: one GStreamer log line in the gstscope category. */
+void scope_log (gint level, gpointer object, const gchar * msg);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,62 @@
+package shim
+
+/*
+#include "scope.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/gstscope/gstscope/internal/latency"
+)
+
+// snapshot copies the hooks' aggregates with one C call.
+func snapshot() *latency.Snapshot {
+	cs := C.scope_snapshot()
+	defer C.scope_snapshot_free(cs)
+
+	s := &latency.Snapshot{BoundsNs: make([]uint64, C.SCOPE_NBOUNDS)}
+	for i := range s.BoundsNs {
+		s.BoundsNs[i] = uint64(C.scope_bounds_ns[i])
+	}
+	for _, e := range unsafe.Slice(cs.elements, cs.n_elements) {
+		s.Elements = append(s.Elements, latency.ElementStat{
+			Pipeline:      C.GoString(e.pipeline),
+			Element:       C.GoString(e.element),
+			Factory:       C.GoString(e.factory),
+			Processing:    hist(&e.proc),
+			Latency:       hist(&e.lat),
+			LastLatencyNs: uint64(e.lat_last_ns),
+			Reported:      e.rep_set != 0,
+			ReportedMinNs: int64(e.rep_min_ns),
+			ReportedMaxNs: int64(e.rep_max_ns),
+		})
+	}
+	for _, p := range unsafe.Slice(cs.pads, cs.n_pads) {
+		s.Pads = append(s.Pads, latency.PadStat{
+			Pipeline: C.GoString(p.pipeline),
+			Element:  C.GoString(p.element),
+			Pad:      C.GoString(p.pad),
+			Buffers:  uint64(p.buffers),
+			Bytes:    uint64(p.bytes),
+		})
+	}
+	for _, p := range unsafe.Slice(cs.paths, cs.n_paths) {
+		s.Paths = append(s.Paths, latency.PathStat{
+			Pipeline: C.GoString(p.pipeline),
+			Source:   C.GoString(p.source),
+			Sink:     C.GoString(p.sink),
+			Latency:  hist(&p.hist),
+		})
+	}
+	return s
+}
+
+func hist(h *C.ScopeHist) latency.Hist {
+	out := latency.Hist{Counts: make([]uint64, C.SCOPE_NBUCKETS), SumNs: uint64(h.sum_ns)}
+	for i := range out.Counts {
+		out.Counts[i] = uint64(h.counts[i])
+	}
+	return out
+}
