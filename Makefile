@@ -1,0 +1,46 @@
+# gstscope: a GStreamer tracer plugin in Go.
+#   make build    build/libgstscope.so
+#   make demo     run a demo pipeline with the tracer and print what it saw
+#   make test     every test (installs missing Debian packages first)
+#   make install  copy the plugin into your GStreamer plugin directory
+
+GO      ?= go
+BUILD   := build
+PLUGIN  := $(BUILD)/libgstscope.so
+SOURCES := $(shell find cmd internal -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
+PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
+
+.PHONY: all build deps demo test unit integration install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps $(PLUGIN)
+
+$(PLUGIN): $(SOURCES)
+	$(GO) build -buildmode=c-shared -o $@ ./cmd/gstscope
+	@nm -D $@ | grep -q ' T gst_plugin_scope_get_desc' || \
+		{ echo "$@ does not export gst_plugin_scope_get_desc" >&2; exit 1; }
+
+demo: build
+	@scripts/demo.sh
+
+unit: deps
+	$(GO) vet ./...
+	$(GO) test ./internal/...
+
+integration: build
+	GSTSCOPE_PLUGIN=$(CURDIR)/$(PLUGIN) $(GO) test -count=1 -timeout 15m ./test/...
+
+test: deps build
+	$(GO) vet ./...
+	GSTSCOPE_PLUGIN=$(CURDIR)/$(PLUGIN) $(GO) test -count=1 -timeout 20m ./...
+
+install: build
+	install -d $(PLUGIN_DIR)
+	install -m 0644 $(PLUGIN) $(PLUGIN_DIR)/
+
+clean:
+	rm -rf $(BUILD)

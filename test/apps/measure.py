@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""A GStreamer application for the integration tests.
+
+Runs one or more pipelines to EOS, measures ground truth itself with pad
+probes (the monotonic time each buffer passes a pad, keyed by PTS), answers
+LATENCY queries, then asks the active gstscope tracer for its metrics with
+the request-metrics signal, the way a user's application would. Prints JSON:
+
+  {"metrics": "...exposition...",
+   "probes": {"elem:pad": [[pts, t_ns], ...]},
+   "queries": {"elem:pad": {"live": b, "min": ns, "max": ns}}}
+
+Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
+                  [--probe ELEM:PAD ...] [--query ELEM:PAD ...]
+"""
+import json
+import sys
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import GObject, Gst  # noqa: E402
+
+
+def find_tracer():
+    for t in Gst.tracing_get_active_tracers():
+        if GObject.signal_lookup("request-metrics", type(t)):
+            return t
+    return None
+
+
+def main(argv):
+    Gst.init(None)
+    descs, probes, queries = [], [], []
+    i, name = 0, None
+    while i < len(argv):
+        a = argv[i]
+        if a == "--probe":
+            probes.append(argv[i + 1])
+        elif a == "--query":
+            queries.append(argv[i + 1])
+        elif a == "--name":
+            name = argv[i + 1]
+        else:
+            descs.append((a, name))
+            name = None
+            i += 1
+            continue
+        i += 2
+
+    pipelines = []
+    for desc, pname in descs:
+        p = Gst.parse_launch(desc)
+        if pname:
+            p.set_name(pname)
+        pipelines.append(p)
+
+    def lookup(spec):
+        elem, pad = spec.split(":")
+        for p in pipelines:
+            e = p.get_by_name(elem)
+            if e:
+                return e.get_static_pad(pad)
+        raise SystemExit("no pad " + spec)
+
+    seen = {}
+
+    def on_buffer(pad, info, key):
+        buf = info.get_buffer()
+        seen[key].append([buf.pts, time.monotonic_ns()])
+        return Gst.PadProbeReturn.OK
+
+    for spec in probes:
+        seen[spec] = []
+        lookup(spec).add_probe(Gst.PadProbeType.BUFFER, on_buffer, spec)
+
+    for p in pipelines:
+        p.set_state(Gst.State.PLAYING)
+    answers = {}
+    for p in pipelines:
+        msg = p.get_bus().timed_pop_filtered(
+            60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        if msg is None or msg.type == Gst.MessageType.ERROR:
+            raise SystemExit("pipeline %s did not reach EOS: %s" % (
+                p.get_name(), msg.parse_error() if msg else "timeout"))
+    for spec in queries:
+        q = Gst.Query.new_latency()
+        if lookup(spec).query(q):
+            live, mn, mx = q.parse_latency()
+            answers[spec] = {"live": live, "min": mn, "max": mx}
+
+    tracer = find_tracer()
+    metrics = tracer.emit("request-metrics") if tracer else None
+    for p in pipelines:
+        p.set_state(Gst.State.NULL)
+    json.dump({"metrics": metrics, "probes": seen, "queries": answers}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,215 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// plugin is the built libgstscope.so; `make test` passes it in.
+var pluginDir string
+
+func TestMain(m *testing.M) {
+	p := os.Getenv("GSTSCOPE_PLUGIN")
+	if p == "" {
+		fmt.Fprintln(os.Stderr, "GSTSCOPE_PLUGIN is not set: run the integration tests with `make test`")
+		os.Exit(2)
+	}
+	if _, err := os.Stat(p); err != nil {
+		fmt.Fprintln(os.Stderr, "plugin not built:", err)
+		os.Exit(2)
+	}
+	pluginDir = filepath.Dir(p)
+	os.Exit(m.Run())
+}
+
+// gstEnv is the environment for a process that loads the plugin with the
+// given GST_TRACERS, isolated from the user's registry.
+func gstEnv(t *testing.T, tracers string, extra ...string) []string {
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GST_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
+		"GST_PLUGIN_PATH="+pluginDir,
+		"GST_REGISTRY="+filepath.Join(t.TempDir(), "registry.bin"),
+		"GST_TRACERS="+tracers,
+		"GST_DEBUG=gstscope:4",
+		"GST_DEBUG_NO_COLOR=1",
+	)
+	return append(env, extra...)
+}
+
+type result struct {
+	Metrics string                       `json:"metrics"`
+	Probes  map[string][][2]float64      `json:"probes"`
+	Queries map[string]map[string]any    `json:"queries"`
+	Stderr  string                       `json:"-"`
+	Fams    map[string]*dto.MetricFamily `json:"-"`
+}
+
+// measure runs test/apps/measure.py with args and parses what it prints.
+func measure(t *testing.T, env []string, args ...string) *result {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/python3", append([]string{"../apps/measure.py"}, args...)...)
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := runWithTimeout(cmd, 90*time.Second); err != nil {
+		t.Fatalf("measure.py %v: %v\nstderr:\n%s", args, err, tail(errb.String()))
+	}
+	var r result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("measure.py output: %v\n%s", err, out.String())
+	}
+	r.Stderr = errb.String()
+	r.Fams = parseExposition(t, r.Metrics)
+	return &r
+}
+
+func runWithTimeout(cmd *exec.Cmd, d time.Duration) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("timed out after %v", d)
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return "..." + s[len(s)-4000:]
+	}
+	return s
+}
+
+func parseExposition(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	var p expfmt.TextParser
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v\n%s", err, text)
+	}
+	return fams
+}
+
+// find returns the metric of family name whose labels include all of want.
+func find(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
+	f := fams[name]
+	if f == nil {
+		return nil
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.Label {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		return m
+	}
+	return nil
+}
+
+func mustFind(t *testing.T, r *result, name string, want map[string]string) *dto.Metric {
+	t.Helper()
+	m := find(r.Fams, name, want)
+	if m == nil {
+		t.Fatalf("no %s%v in metrics:\n%s", name, want, r.Metrics)
+	}
+	return m
+}
+
+func counter(t *testing.T, r *result, name string, want map[string]string) float64 {
+	return mustFind(t, r, name, want).GetCounter().GetValue()
+}
+
+func gaugeValue(t *testing.T, r *result, name string, want map[string]string) float64 {
+	return mustFind(t, r, name, want).GetGauge().GetValue()
+}
+
+// histMean is a histogram's count and mean in seconds.
+func histMean(t *testing.T, r *result, name string, want map[string]string) (uint64, float64) {
+	h := mustFind(t, r, name, want).GetHistogram()
+	if h.GetSampleCount() == 0 {
+		return 0, math.NaN()
+	}
+	return h.GetSampleCount(), h.GetSampleSum() / float64(h.GetSampleCount())
+}
+
+// residence is the ground truth: the mean time, in seconds, between a buffer
+// passing probe `from` and the buffer with the same PTS passing probe `to`,
+// and how many buffers were matched.
+func residence(t *testing.T, r *result, from, to string) (int, float64) {
+	t.Helper()
+	in := map[float64]float64{}
+	for _, e := range r.Probes[from] {
+		if _, dup := in[e[0]]; !dup {
+			in[e[0]] = e[1]
+		}
+	}
+	var sum float64
+	n := 0
+	for _, e := range r.Probes[to] {
+		if t0, ok := in[e[0]]; ok {
+			sum += e[1] - t0
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no buffer seen at both %s and %s", from, to)
+	}
+	return n, sum / float64(n) / 1e9
+}
+
+// near fails unless got is within rel (relative) or abs seconds of want.
+func near(t *testing.T, what string, got, want, rel, abs float64) {
+	t.Helper()
+	if d := math.Abs(got - want); d > abs && d > rel*math.Abs(want) {
+		t.Errorf("%s = %.6fs, ground truth %.6fs (tolerance %.0f%% or %.6fs)", what, got, want, rel*100, abs)
+	} else {
+		t.Logf("%s = %.6fs, ground truth %.6fs", what, got, want)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func labels(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
