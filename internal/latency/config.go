@@ -108,6 +108,9 @@ func parseFlags(v string, warn []string) (Flags, []string) {
 	var f Flags
 	for _, name := range strings.Split(v, "+") {
 		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
 		if bit, ok := flagNames[name]; ok {
 			f |= bit
 			continue

@@ -1,0 +1,84 @@
+package latency
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.prom golden files")
+
+func mkHist(sumNs uint64, counts ...uint64) Hist {
+	h := Hist{Counts: make([]uint64, 4), SumNs: sumNs}
+	copy(h.Counts, counts)
+	return h
+}
+
+// A fixture snapshot: bounds 1 us, 1 ms, 1 s; two pipelines with the same
+// name (merged), a source without processing time, an unbounded maximum.
+func fixture() *Snapshot {
+	return &Snapshot{
+		BoundsNs: []uint64{1000, 1000000, 1000000000},
+		Elements: []ElementStat{
+			{Pipeline: "p", Element: "src", Factory: "audiotestsrc", Latency: mkHist(0),
+				Reported: true, ReportedMinNs: 10000000, ReportedMaxNs: Unbounded},
+			{Pipeline: "p", Element: "bin/q", Factory: "queue",
+				Processing: mkHist(3000, 2, 1), Latency: mkHist(40000000, 0, 0, 2), LastLatencyNs: 21000000,
+				Reported: true, ReportedMinNs: 0, ReportedMaxNs: 1000000000},
+			{Pipeline: "p", Element: "bin/q", Factory: "queue",
+				Processing: mkHist(500, 1), Latency: mkHist(20000000, 0, 0, 1), LastLatencyNs: 20000000},
+		},
+		Pads: []PadStat{
+			{Pipeline: "p", Element: "src", Pad: "src", Buffers: 3, Bytes: 300},
+			{Pipeline: "p", Element: "bin/q", Pad: "sink", Buffers: 3, Bytes: 300},
+			{Pipeline: "p", Element: "bin/q", Pad: "sink", Buffers: 1, Bytes: 100},
+		},
+		Paths: []PathStat{{Pipeline: "p", Source: "src", Sink: "sink", Latency: mkHist(60000000, 0, 0, 3)}},
+	}
+}
+
+func TestCollectorGolden(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		flags Flags
+	}{{"all", AllFlags}, {"pipeline", Pipeline}} {
+		t.Run(c.name, func(t *testing.T) {
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(NewCollector(c.flags, fixture))
+			golden := filepath.Join("testdata", c.name+".prom")
+			if *update {
+				got := (&Tracer{reg: reg}).Text()
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(string(want))); err != nil {
+				t.Error(err)
+			}
+			problems, err := testutil.GatherAndLint(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range problems {
+				t.Errorf("lint: %s: %s", p.Metric, p.Text)
+			}
+		})
+	}
+}
+
+func TestCollectorNilSnapshot(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(AllFlags, func() *Snapshot { return nil }))
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
+		t.Errorf("got %d metrics, %v; want none", n, err)
+	}
+}

@@ -1,0 +1,71 @@
+package latency
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseConfig(t *testing.T) {
+	env := func(port string) func(string) string {
+		return func(k string) string {
+			if k == EnvPort {
+				return port
+			}
+			return ""
+		}
+	}
+	cases := []struct {
+		name   string
+		params Params
+		port   string
+		want   Config
+		warns  []string
+	}{
+		{"defaults", Params{}, "", Config{AllFlags, 0, "0.0.0.0"}, nil},
+		{"seed flags", Params{Fields: map[string]string{"flags": "pipeline+element+reported"}}, "9092",
+			Config{AllFlags, 9092, "0.0.0.0"}, nil},
+		{"one flag", Params{Fields: map[string]string{"flags": "element"}}, "", Config{Element, 0, "0.0.0.0"}, nil},
+		{"unknown flag keeps valid ones", Params{Fields: map[string]string{"flags": "pipeline+bogus"}}, "",
+			Config{Pipeline, 0, "0.0.0.0"}, []string{`unknown flag "bogus"`}},
+		{"empty flags", Params{Fields: map[string]string{"flags": ""}}, "",
+			Config{AllFlags, 0, "0.0.0.0"}, []string{"selects nothing"}},
+		{"param port wins", Params{Fields: map[string]string{"port": "9100"}}, "9092", Config{AllFlags, 9100, "0.0.0.0"}, nil},
+		{"bad env port", Params{}, "http", Config{AllFlags, 0, "0.0.0.0"}, []string{"not a port number"}},
+		{"port zero", Params{}, "0", Config{AllFlags, 0, "0.0.0.0"}, []string{"out of range"}},
+		{"port too big", Params{Fields: map[string]string{"port": "65536"}}, "", Config{AllFlags, 0, "0.0.0.0"}, []string{"out of range"}},
+		{"bind address", Params{Fields: map[string]string{"bind-address": "127.0.0.1"}}, "9092", Config{AllFlags, 9092, "127.0.0.1"}, nil},
+		{"unknown key", Params{Fields: map[string]string{"prot": "1"}}, "", Config{AllFlags, 0, "0.0.0.0"}, []string{`unknown parameter "prot"`}},
+		{"unparsable", Params{Unparsed: true, Raw: "=="}, "", Config{AllFlags, 0, "0.0.0.0"}, []string{"cannot parse"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, warns := ParseConfig(c.params, env(c.port))
+			if got != c.want {
+				t.Errorf("config = %+v, want %+v", got, c.want)
+			}
+			if len(warns) != len(c.warns) {
+				t.Fatalf("warnings = %q, want %d matching %q", warns, len(c.warns), c.warns)
+			}
+			for i, w := range c.warns {
+				if !strings.Contains(warns[i], w) {
+					t.Errorf("warning %q lacks %q", warns[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestAddr(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Port: 0, BindAddress: "0.0.0.0"}, ""},
+		{Config{Port: 9092, BindAddress: "0.0.0.0"}, "0.0.0.0:9092"},
+		{Config{Port: 9092, BindAddress: "::1"}, "[::1]:9092"},
+	} {
+		if got := c.cfg.Addr(); got != c.want {
+			t.Errorf("%+v.Addr() = %q, want %q", c.cfg, got, c.want)
+		}
+	}
+}
