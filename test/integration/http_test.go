@@ -174,7 +174,7 @@ func TestSignalFromC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"-o", bin, "../apps/signal.c"}, strings.Fields(string(flags))...)
+	args := append([]string{"-o", bin, "../../examples/request-metrics.c"}, strings.Fields(string(flags))...)
 	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
@@ -231,5 +231,19 @@ func TestBindAddress(t *testing.T) {
 	want := fmt.Sprintf("serving metrics on http://127.0.0.1:%d/metrics", port)
 	if log := stop(); !strings.Contains(log, want) {
 		t.Errorf("log lacks %q:\n%s", want, tail(log))
+	}
+}
+
+// The README's Python example finds the tracer and gets the text.
+func TestSignalFromPython(t *testing.T) {
+	cmd := exec.Command("/usr/bin/python3", "../../examples/request-metrics.py", "fakesrc num-buffers=55 ! identity ! fakesink")
+	cmd.Env = gstEnv(t, "prometheus-latency-tracer")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python example: %v", err)
+	}
+	r := &result{Metrics: string(out), Fams: parseExposition(t, string(out))}
+	if got := counter(t, r, "gstreamer_pad_buffers_total", labels("element", "identity0", "pad", "src")); got != 55 {
+		t.Errorf("buffers = %v, want 55", got)
 	}
 }

@@ -1,4 +1,4 @@
-/* signal.c: the README's C example, run by the integration tests.
+/* request-metrics.c: the README's C example, run by the integration tests.
  * Runs a pipeline to EOS, then prints the metrics of the active
  * prometheus-latency-tracer, found with gst_tracing_get_active_tracers(). */
 #include <stdio.h>

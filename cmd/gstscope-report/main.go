@@ -1,0 +1,163 @@
+// Command gstscope-report reads Prometheus exposition text from the
+// prometheus-latency-tracer (the request-metrics signal or a scrape) on
+// stdin and prints a per-element summary a person can read.
+//
+//	examples/request-metrics.py "..." | go run ./cmd/gstscope-report
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+type row struct {
+	buffers         float64
+	procN, procMean float64
+	latN, latMean   float64
+	procP95, latP95 float64
+	repMin, repMax  float64
+	factory         string
+	hasRep          bool
+}
+
+func main() {
+	var p expfmt.TextParser
+	fams, err := p.TextToMetricFamilies(os.Stdin)
+	if err != nil && err != io.EOF {
+		fmt.Fprintln(os.Stderr, "gstscope-report: cannot parse metrics:", err)
+		os.Exit(1)
+	}
+	rows := map[[2]string]*row{}
+	get := func(m *dto.Metric) *row {
+		l := lbls(m)
+		k := [2]string{l["pipeline"], l["element"]}
+		if rows[k] == nil {
+			rows[k] = &row{repMin: math.NaN(), repMax: math.NaN()}
+		}
+		if f := l["factory"]; f != "" {
+			rows[k].factory = f
+		}
+		return rows[k]
+	}
+	each(fams, "gstreamer_pad_buffers_total", func(m *dto.Metric) {
+		if lbls(m)["pad"] == "sink" || strings.HasPrefix(lbls(m)["pad"], "sink") {
+			get(m).buffers += m.GetCounter().GetValue()
+		} else {
+			get(m) // sources: known, no input
+		}
+	})
+	each(fams, "gstreamer_element_processing_seconds", func(m *dto.Metric) {
+		r := get(m)
+		r.procN, r.procMean, r.procP95 = summarize(m.GetHistogram())
+	})
+	each(fams, "gstreamer_element_latency_seconds", func(m *dto.Metric) {
+		r := get(m)
+		r.latN, r.latMean, r.latP95 = summarize(m.GetHistogram())
+	})
+	each(fams, "gstreamer_element_reported_latency_min_seconds", func(m *dto.Metric) {
+		r := get(m)
+		r.repMin, r.hasRep = m.GetGauge().GetValue(), true
+	})
+	each(fams, "gstreamer_element_reported_latency_max_seconds", func(m *dto.Metric) {
+		get(m).repMax = m.GetGauge().GetValue()
+	})
+
+	keys := make([][2]string, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i][0] != keys[j][0] {
+			return keys[i][0] < keys[j][0]
+		}
+		return keys[i][1] < keys[j][1]
+	})
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "pipeline\telement\tfactory\tbuffers in\tprocessing mean\tp95 <=\tlatency mean\tp95 <=\treported min\treported max\t")
+	for _, k := range keys {
+		r := rows[k]
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k[0], k[1], r.factory,
+			count(r.buffers), dur(r.procMean, r.procN), dur(r.procP95, r.procN),
+			dur(r.latMean, r.latN), dur(r.latP95, r.latN), rep(r.repMin, r.hasRep), rep(r.repMax, r.hasRep))
+	}
+	w.Flush()
+
+	fmt.Println()
+	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "pipeline\tsource\tsink\tbuffers\tsource-to-sink mean\tp95 <=\t")
+	each(fams, "gstreamer_pipeline_latency_seconds", func(m *dto.Metric) {
+		l := lbls(m)
+		n, mean, p95 := summarize(m.GetHistogram())
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t\n", l["pipeline"], l["source"], l["sink"], count(n), dur(mean, n), dur(p95, n))
+	})
+	w.Flush()
+}
+
+func each(fams map[string]*dto.MetricFamily, name string, f func(*dto.Metric)) {
+	if fam := fams[name]; fam != nil {
+		for _, m := range fam.Metric {
+			f(m)
+		}
+	}
+}
+
+func lbls(m *dto.Metric) map[string]string {
+	l := map[string]string{}
+	for _, p := range m.Label {
+		l[p.GetName()] = p.GetValue()
+	}
+	return l
+}
+
+// summarize returns count, mean and the upper bound of the bucket holding
+// the 95th percentile.
+func summarize(h *dto.Histogram) (n, mean, p95 float64) {
+	n = float64(h.GetSampleCount())
+	if n == 0 {
+		return 0, 0, 0
+	}
+	p95 = math.Inf(1)
+	for _, b := range h.Bucket {
+		if float64(b.GetCumulativeCount()) >= 0.95*n {
+			p95 = b.GetUpperBound()
+			break
+		}
+	}
+	return n, h.GetSampleSum() / n, p95
+}
+
+func count(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func dur(s, n float64) string {
+	switch {
+	case n == 0:
+		return "-"
+	case math.IsInf(s, 1):
+		return "inf"
+	case s < 1e-3:
+		return fmt.Sprintf("%.1f µs", s*1e6)
+	case s < 1:
+		return fmt.Sprintf("%.2f ms", s*1e3)
+	}
+	return fmt.Sprintf("%.2f s", s)
+}
+
+func rep(v float64, ok bool) string {
+	if !ok || math.IsNaN(v) {
+		return "-"
+	}
+	return dur(v, 1)
+}
