@@ -2,6 +2,7 @@
 #   make build    build/libgstscope.so
 #   make demo     run a demo pipeline with the tracer and print what it saw
 #   make test     every test (installs missing Debian packages first)
+#   make memcheck the hooks under valgrind (part of make test)
 #   make install  copy the plugin into your GStreamer plugin directory
 
 GO      ?= go
@@ -10,7 +11,7 @@ PLUGIN  := $(BUILD)/libgstscope.so
 SOURCES := $(shell find cmd internal -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
 
-.PHONY: all build deps demo test unit integration install clean
+.PHONY: all build deps demo test unit integration memcheck install clean
 
 all: build
 
@@ -37,6 +38,7 @@ integration: build
 test: deps build
 	$(GO) vet ./...
 	GSTSCOPE_PLUGIN=$(CURDIR)/$(PLUGIN) $(GO) test -count=1 -timeout 20m ./...
+	@scripts/memcheck.sh
 
 install: build
 	install -d $(PLUGIN_DIR)
@@ -44,3 +46,6 @@ install: build
 
 clean:
 	rm -rf $(BUILD)
+
+memcheck: build
+	@scripts/memcheck.sh
