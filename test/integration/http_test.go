@@ -178,13 +178,7 @@ func TestSignalFromC(t *testing.T) {
 	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "fakesrc num-buffers=77 ! identity ! fakesink")
-	cmd.Env = gstEnv(t, "prometheus-latency-tracer")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("signal example: %v", err)
-	}
-	r := &result{Metrics: string(out), Fams: parseExposition(t, string(out))}
+	r := runExample(t, exec.Command(bin, "fakesrc num-buffers=77 ! identity ! fakesink"))
 	if got := counter(t, r, "gstreamer_pad_buffers_total", labels("element", "identity0", "pad", "sink")); got != 77 {
 		t.Errorf("buffers = %v, want 77", got)
 	}
@@ -236,14 +230,19 @@ func TestBindAddress(t *testing.T) {
 
 // The README's Python example finds the tracer and gets the text.
 func TestSignalFromPython(t *testing.T) {
-	cmd := exec.Command("/usr/bin/python3", "../../examples/request-metrics.py", "fakesrc num-buffers=55 ! identity ! fakesink")
-	cmd.Env = gstEnv(t, "prometheus-latency-tracer")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python example: %v", err)
-	}
-	r := &result{Metrics: string(out), Fams: parseExposition(t, string(out))}
+	r := runExample(t, exec.Command("/usr/bin/python3", "../../examples/request-metrics.py", "fakesrc num-buffers=55 ! identity ! fakesink"))
 	if got := counter(t, r, "gstreamer_pad_buffers_total", labels("element", "identity0", "pad", "src")); got != 55 {
 		t.Errorf("buffers = %v, want 55", got)
 	}
+}
+
+// runExample runs a signal example with the tracer and parses what it prints.
+func runExample(t *testing.T, cmd *exec.Cmd) *result {
+	t.Helper()
+	cmd.Env = gstEnv(t, "prometheus-latency-tracer")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmd.Path, err)
+	}
+	return &result{Metrics: string(out), Fams: parseExposition(t, string(out))}
 }

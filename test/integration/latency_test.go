@@ -221,3 +221,27 @@ func TestUnknownFlag(t *testing.T) {
 		}
 	}
 }
+
+// An aggregator: audiomixer mixes two sources into new 10 ms buffers on its
+// own thread. Inputs are counted per sink pad, and its outputs are matched
+// to the input buffer whose PTS span contains theirs.
+func TestAggregator(t *testing.T) {
+	const n = 40
+	r := measure(t, gstEnv(t, tracerAll),
+		fmt.Sprintf("audiotestsrc name=a num-buffers=%d ! audiomixer name=m ! fakesink name=sink "+
+			"audiotestsrc name=b num-buffers=%d ! m.", n, n),
+		"--probe", "sink:sink")
+	for _, pad := range []string{"sink_0", "sink_1"} {
+		if got := counter(t, r, "gstreamer_pad_buffers_total", labels("element", "m", "pad", pad)); got != n {
+			t.Errorf("m:%s buffers = %v, want %d", pad, got, n)
+		}
+	}
+	out := counter(t, r, "gstreamer_pad_buffers_total", labels("element", "m", "pad", "src"))
+	if arrived := float64(len(r.Probes["sink:sink"])); out != arrived {
+		t.Errorf("m:src buffers = %v, probe at the sink saw %v", out, arrived)
+	}
+	c, lat := histMean(t, r, "gstreamer_element_latency_seconds", labels("element", "m"))
+	if float64(c) < out*0.9 || lat <= 0 || lat > 1 {
+		t.Errorf("audiomixer latency: %d observations (of %v outputs), mean %vs", c, out, lat)
+	}
+}
