@@ -336,8 +336,8 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
 }
 
 /* Closes a chain or getrange frame: the element's own time is its frame
- * minus the frames nested in it. */
-static void
+ * minus the frames nested in it. Returns the frame, or NULL. */
+static ScopeFrame *
 close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
 {
   guint64 total;
@@ -346,6 +346,7 @@ close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
     guint64 own = total > f->child ? total - f->child : 0;
     observe (&f->elem->proc, own / f->n, f->n);
   }
+  return f;
 }
 
 /* ---- push mode ---- */
@@ -426,15 +427,12 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
     GstBuffer * buf, GstFlowReturn res)
 {
   ScopeThread *t = thr ();
-  guint64 total;
-  ScopeFrame *f = frame_pop (t, pad, ts, &total);
+  ScopeFrame *f = close_frame (t, pad, ts);
   ScopePad *sp;
   gsize size;
 
   if (!f || !f->elem)
     return;
-  if (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT)
-    observe (&f->elem->proc, total > f->child ? total - f->child : 0, 1);
   if (res != GST_FLOW_OK || !buf)
     return;
   size = gst_buffer_get_size (buf);
