@@ -10,8 +10,10 @@ BUILD   := build
 PLUGIN  := $(BUILD)/libgstscope.so
 SOURCES := $(shell find cmd internal -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
+# The test-only plugin: the noop tracer (the framework floor) and scopeburn.
+TESTPLUGIN := $(BUILD)/test/libgstscopetest.so
 
-.PHONY: all build deps demo test unit integration memcheck install clean
+.PHONY: all build deps demo test unit integration memcheck install clean testplugin pyroscope
 
 all: build
 
@@ -25,6 +27,17 @@ $(PLUGIN): $(SOURCES)
 	@nm -D $@ | grep -q ' T gst_plugin_scope_get_desc' || \
 		{ echo "$@ does not export gst_plugin_scope_get_desc" >&2; exit 1; }
 
+$(TESTPLUGIN): $(wildcard test/plugins/*.c test/plugins/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 -Wall -o $@ $(filter %.c,$^) \
+		$$(pkg-config --cflags --libs gstreamer-1.0 gstreamer-base-1.0)
+
+testplugin: deps $(TESTPLUGIN)
+
+# The Pyroscope server the tests push to: built once into ~/.cache.
+pyroscope: deps
+	@scripts/pyroscope.sh >/dev/null
+
 demo: build
 	@scripts/demo.sh
 
@@ -32,12 +45,14 @@ unit: deps
 	$(GO) vet ./...
 	$(GO) test ./internal/...
 
-integration: build
-	GSTSCOPE_PLUGIN=$(CURDIR)/$(PLUGIN) $(GO) test -count=1 -timeout 15m ./test/...
+TESTENV = GSTSCOPE_PLUGIN=$(CURDIR)/$(PLUGIN) GSTSCOPE_TEST_PLUGIN=$(CURDIR)/$(TESTPLUGIN)
 
-test: deps build
+integration: build testplugin pyroscope
+	$(TESTENV) $(GO) test -count=1 -timeout 15m ./test/...
+
+test: deps build testplugin pyroscope
 	$(GO) vet ./...
-	GSTSCOPE_PLUGIN=$(CURDIR)/$(PLUGIN) $(GO) test -count=1 -timeout 20m ./...
+	$(TESTENV) $(GO) test -count=1 -timeout 20m ./...
 	@scripts/memcheck.sh
 
 install: build

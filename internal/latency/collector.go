@@ -18,6 +18,7 @@ type Collector struct {
 	pipeline                         *prometheus.Desc
 	reportedMin, reportedMax         *prometheus.Desc
 	buffers, bytes                   *prometheus.Desc
+	cpu                              *prometheus.Desc
 }
 
 // NewCollector returns a collector of the families that flags enable (the
@@ -44,13 +45,15 @@ func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
 			"Buffers that passed through a pad.", pad, nil),
 		bytes: prometheus.NewDesc(namespace+"_pad_bytes_total",
 			"Bytes of the buffers that passed through a pad.", pad, nil),
+		cpu: prometheus.NewDesc(namespace+"_element_cpu_seconds_total",
+			"Thread CPU time the pyroscope tracer's sampler attributed to the element itself (not to elements it pushes to); present while that tracer runs.", el, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.processing, c.latency, c.latencyLast,
-		c.pipeline, c.reportedMin, c.reportedMax, c.buffers, c.bytes} {
+		c.pipeline, c.reportedMin, c.reportedMax, c.buffers, c.bytes, c.cpu} {
 		ch <- d
 	}
 }
@@ -69,8 +72,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	hists := newHistSet(bounds)
 	gauges := gaugeSet{}
+	counters := gaugeSet{}
 	for _, e := range s.Elements {
 		lv := []string{e.Pipeline, e.Element, e.Factory}
+		if s.CPUSampled {
+			counters.add(c.cpu, lv, seconds(e.CPUNs))
+		}
 		if c.flags&Element != 0 {
 			hists.add(c.processing, lv, e.Processing)
 			hists.add(c.latency, lv, e.Latency)
@@ -93,7 +100,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			hists.add(c.pipeline, []string{p.Pipeline, p.Source, p.Sink}, p.Latency)
 		}
 	}
-	counters := gaugeSet{}
 	for _, p := range s.Pads {
 		lv := []string{p.Pipeline, p.Element, p.Pad}
 		counters.add(c.buffers, lv, float64(p.Buffers))

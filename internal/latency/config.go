@@ -2,10 +2,10 @@ package latency
 
 import (
 	"fmt"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gstscope/gstscope/internal/params"
 )
 
 // Flags select what the tracer measures, as in the core latency tracer.
@@ -48,35 +48,13 @@ func joinHostPort(host string, port int) string {
 	return fmt.Sprintf("%s:%d", host, port)
 }
 
-// Params are the tracer's parameters as GStreamer parsed them: field name to
-// value text. Unparsed is set when the params string was not a valid
-// structure; Raw keeps it for the warning.
-type Params struct {
-	Fields   map[string]string
-	Unparsed bool
-	Raw      string
-}
-
 var knownKeys = []string{"bind-address", "flags", "port"}
 
 // ParseConfig validates params and the environment. Every problem becomes a
 // warning that names the value and what is used instead; it never fails.
-func ParseConfig(p Params, getenv func(string) string) (Config, []string) {
+func ParseConfig(p params.Params, getenv func(string) string) (Config, []string) {
 	cfg := Config{Flags: AllFlags, BindAddress: DefaultBindAddress}
-	var warn []string
-	if p.Unparsed {
-		warn = append(warn, fmt.Sprintf("cannot parse tracer parameters %q (expected key=value,...); using the defaults", p.Raw))
-	}
-	keys := make([]string, 0, len(p.Fields))
-	for k := range p.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !slices.Contains(knownKeys, k) {
-			warn = append(warn, fmt.Sprintf("unknown parameter %q ignored; valid parameters are %s", k, strings.Join(knownKeys, ", ")))
-		}
-	}
+	warn := p.Check(knownKeys...)
 	if v, ok := p.Fields["flags"]; ok {
 		cfg.Flags, warn = parseFlags(v, warn)
 	}

@@ -3,6 +3,8 @@ package latency
 import (
 	"strings"
 	"testing"
+
+	"github.com/gstscope/gstscope/internal/params"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -16,26 +18,26 @@ func TestParseConfig(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		params Params
+		params params.Params
 		port   string
 		want   Config
 		warns  []string
 	}{
-		{"defaults", Params{}, "", Config{AllFlags, 0, "0.0.0.0"}, nil},
-		{"seed flags", Params{Fields: map[string]string{"flags": "pipeline+element+reported"}}, "9092",
+		{"defaults", params.Params{}, "", Config{AllFlags, 0, "0.0.0.0"}, nil},
+		{"seed flags", params.Params{Fields: map[string]string{"flags": "pipeline+element+reported"}}, "9092",
 			Config{AllFlags, 9092, "0.0.0.0"}, nil},
-		{"one flag", Params{Fields: map[string]string{"flags": "element"}}, "", Config{Element, 0, "0.0.0.0"}, nil},
-		{"unknown flag keeps valid ones", Params{Fields: map[string]string{"flags": "pipeline+bogus"}}, "",
+		{"one flag", params.Params{Fields: map[string]string{"flags": "element"}}, "", Config{Element, 0, "0.0.0.0"}, nil},
+		{"unknown flag keeps valid ones", params.Params{Fields: map[string]string{"flags": "pipeline+bogus"}}, "",
 			Config{Pipeline, 0, "0.0.0.0"}, []string{`unknown flag "bogus"`}},
-		{"empty flags", Params{Fields: map[string]string{"flags": ""}}, "",
+		{"empty flags", params.Params{Fields: map[string]string{"flags": ""}}, "",
 			Config{AllFlags, 0, "0.0.0.0"}, []string{"selects nothing"}},
-		{"param port wins", Params{Fields: map[string]string{"port": "9100"}}, "9092", Config{AllFlags, 9100, "0.0.0.0"}, nil},
-		{"bad env port", Params{}, "http", Config{AllFlags, 0, "0.0.0.0"}, []string{"not a port number"}},
-		{"port zero", Params{}, "0", Config{AllFlags, 0, "0.0.0.0"}, []string{"out of range"}},
-		{"port too big", Params{Fields: map[string]string{"port": "65536"}}, "", Config{AllFlags, 0, "0.0.0.0"}, []string{"out of range"}},
-		{"bind address", Params{Fields: map[string]string{"bind-address": "127.0.0.1"}}, "9092", Config{AllFlags, 9092, "127.0.0.1"}, nil},
-		{"unknown key", Params{Fields: map[string]string{"prot": "1"}}, "", Config{AllFlags, 0, "0.0.0.0"}, []string{`unknown parameter "prot"`}},
-		{"unparsable", Params{Unparsed: true, Raw: "=="}, "", Config{AllFlags, 0, "0.0.0.0"}, []string{"cannot parse"}},
+		{"param port wins", params.Params{Fields: map[string]string{"port": "9100"}}, "9092", Config{AllFlags, 9100, "0.0.0.0"}, nil},
+		{"bad env port", params.Params{}, "http", Config{AllFlags, 0, "0.0.0.0"}, []string{"not a port number"}},
+		{"port zero", params.Params{}, "0", Config{AllFlags, 0, "0.0.0.0"}, []string{"out of range"}},
+		{"port too big", params.Params{Fields: map[string]string{"port": "65536"}}, "", Config{AllFlags, 0, "0.0.0.0"}, []string{"out of range"}},
+		{"bind address", params.Params{Fields: map[string]string{"bind-address": "127.0.0.1"}}, "9092", Config{AllFlags, 9092, "127.0.0.1"}, nil},
+		{"unknown key", params.Params{Fields: map[string]string{"prot": "1"}}, "", Config{AllFlags, 0, "0.0.0.0"}, []string{`unknown parameter "prot"`}},
+		{"unparsable", params.Params{Unparsed: true, Raw: "=="}, "", Config{AllFlags, 0, "0.0.0.0"}, []string{"cannot parse"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

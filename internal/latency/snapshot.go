@@ -29,6 +29,7 @@ type ElementStat struct {
 	Reported                   bool
 	ReportedMinNs              int64
 	ReportedMaxNs              int64
+	CPUNs                      uint64 // see Snapshot.CPUSampled
 }
 
 // PadStat is one pad's counters.
@@ -51,4 +52,7 @@ type Snapshot struct {
 	Elements []ElementStat
 	Pads     []PadStat
 	Paths    []PathStat
+	// CPUSampled is set while the pyroscope tracer samples thread CPU into
+	// ElementStat.CPUNs.
+	CPUSampled bool
 }

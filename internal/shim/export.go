@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/gstscope/gstscope/internal/latency"
+	"github.com/gstscope/gstscope/internal/pyroscope"
 )
 
 // The entry points C calls. Each runs on a GStreamer or application thread,
@@ -73,4 +74,60 @@ func gstscopeLatencyMetrics() (text *C.char) {
 		return C.CString("")
 	}
 	return C.CString(t.Text())
+}
+
+var (
+	profMu sync.Mutex
+	prof   *pyroscope.Tracer
+)
+
+// gstscopePyroscopeStart returns bit 0 set when profiling started and bit 1
+// when the tracer should stop it at dispose.
+//
+//export gstscopePyroscopeStart
+func gstscopePyroscopeStart(obj unsafe.Pointer, params *C.char) (res C.int) {
+	log := logger{obj}
+	defer func() {
+		if r := recover(); r != nil {
+			log.Warn(fmt.Sprintf("starting the pyroscope tracer failed: %v", r))
+			res = 0
+		}
+	}()
+	raw := ""
+	if params != nil {
+		raw = C.GoString(params)
+	}
+	cfg, warnings := pyroscope.ParseConfig(parseParams(raw), os.Getenv)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	profMu.Lock()
+	defer profMu.Unlock()
+	if prof != nil {
+		prof.Stop()
+	}
+	t, err := pyroscope.Start(cfg, newStacks(), log)
+	if err != nil {
+		log.Warn(fmt.Sprintf("cannot start profiling: %v", err))
+		return 0
+	}
+	prof = t
+	res = 1
+	if cfg.StopOnDispose {
+		res |= 2
+	}
+	return res
+}
+
+// gstscopePyroscopeStop flushes the last profile (at most 2 s) and stops.
+//
+//export gstscopePyroscopeStop
+func gstscopePyroscopeStop() {
+	defer func() { _ = recover() }()
+	profMu.Lock()
+	defer profMu.Unlock()
+	if prof != nil {
+		prof.Stop()
+		prof = nil
+	}
 }

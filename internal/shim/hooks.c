@@ -34,54 +34,8 @@ const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
   10000000000,
 };
 
-#define SCOPE_MAX_DEPTH 64
-#define SCOPE_MAX_QUERIES 16
 #define SCOPE_RING_SCAN 64
-
-typedef struct {
-  gconstpointer gstpad;         /* compared with the post hook's pad only */
-  ScopeElement *elem;           /* NULL for ghost and proxy pads */
-  ScopePad *pad;
-  guint64 start, child, origin_ts;
-  ScopeElement *origin;
-  guint n;
-} ScopeFrame;
-
-typedef struct {
-  guint depth;
-  /* Origin of the buffer being pushed, for the peer's chain-pre. */
-  guint64 pend_ts;
-  ScopeElement *pend_src;
-  /* Pull mode: what the element running this task pulled last. */
-  ScopeElement *task_elem;
-  guint64 task_ts, task_origin_ts;
-  ScopeElement *task_src;
-  /* LATENCY answers on their way downstream (see on_query_post). */
-  guint qdepth;
-  struct {
-    ScopeElement *peer;
-    gint64 min, max;
-  } q[SCOPE_MAX_QUERIES];
-  ScopeFrame f[SCOPE_MAX_DEPTH];
-} ScopeThread;
-
-/* Go links the library for static TLS, which has room for a pointer but not
- * for the stack itself: each thread's stack is allocated at its first hook
- * and freed at its exit through the GPrivate. */
-static __thread ScopeThread *thr_ptr;
-static GPrivate thr_key = G_PRIVATE_INIT (g_free);
-
-static inline ScopeThread *
-thr (void)
-{
-  ScopeThread *t = thr_ptr;
-  if (G_UNLIKELY (!t)) {
-    t = g_new0 (ScopeThread, 1);
-    g_private_set (&thr_key, t);
-    thr_ptr = t;
-  }
-  return t;
-}
+#define thr scope_thread
 
 #define RELAXED __ATOMIC_RELAXED
 #define add64(p, v) __atomic_fetch_add ((p), (v), RELAXED)
@@ -136,12 +90,13 @@ frame_push (ScopeThread * t, gconstpointer gstpad, ScopeElement * e,
     ScopePad * p, guint64 ts, guint n)
 {
   ScopeFrame *f;
-  guint d = t->depth++;
+  guint d = t->depth;
+  __atomic_store_n (&t->depth, d + 1, RELAXED);
   if (G_UNLIKELY (d >= SCOPE_MAX_DEPTH))
     return NULL;
   f = &t->f[d];
   f->gstpad = gstpad;
-  f->elem = e;
+  __atomic_store_n (&f->elem, e, RELAXED);
   f->pad = p;
   f->start = ts;
   f->child = 0;
@@ -160,12 +115,13 @@ frame_pop (ScopeThread * t, gconstpointer gstpad, guint64 ts, guint64 * total)
   guint d;
   if (G_UNLIKELY (t->depth == 0))
     return NULL;
-  d = --t->depth;
+  d = t->depth - 1;
+  __atomic_store_n (&t->depth, d, RELAXED);
   if (G_UNLIKELY (d >= SCOPE_MAX_DEPTH))
     return NULL;
   f = &t->f[d];
   if (G_UNLIKELY (f->gstpad != gstpad)) {
-    t->depth = 0;
+    __atomic_store_n (&t->depth, 0, RELAXED);
     return NULL;
   }
   *total = since (ts, f->start);
@@ -351,26 +307,58 @@ close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
 
 /* ---- push mode ---- */
 
+static inline gboolean
+latency_on (void)
+{
+  return g_atomic_int_get (&scope_flags) != 0;
+}
+
+/* A push from outside any chain function comes from the element whose task
+ * runs this thread: that element owns the thread's CPU until the next such
+ * push (a pooled task thread may serve another element later). */
+static inline void
+own (ScopeThread * t, ScopePad * p)
+{
+  if (t->depth == 0 && __atomic_load_n (&t->owner, RELAXED) != p->elem)
+    __atomic_store_n (&t->owner, p->elem, RELAXED);
+}
+
 static void
 on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
 {
-  ScopePad *p = pad_get (pad);
+  ScopeThread *t = thr ();
+  ScopePad *p;
+
+  if (t->depth > 0 && !latency_on ())
+    return;
+  p = pad_get (pad);
   if (G_UNLIKELY (!p) || p->transparent)
     return;
+  own (t, p);
+  if (!latency_on ())
+    return;
   count (p, 1, gst_buffer_get_size (buf));
-  leave (thr (), p->elem, ts, buf, 1);
+  leave (t, p->elem, ts, buf, 1);
 }
 
 static void
 on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
     GstBufferList * list)
 {
-  ScopePad *p = pad_get (pad);
+  ScopeThread *t = thr ();
+  ScopePad *p;
   guint n = gst_buffer_list_length (list);
+
+  if (t->depth > 0 && !latency_on ())
+    return;
+  p = pad_get (pad);
   if (G_UNLIKELY (!p) || p->transparent || n == 0)
     return;
+  own (t, p);
+  if (!latency_on ())
+    return;
   count (p, n, gst_buffer_list_calculate_size (list));
-  leave (thr (), p->elem, ts, gst_buffer_list_get (list, 0), n);
+  leave (t, p->elem, ts, gst_buffer_list_get (list, 0), n);
 }
 
 static void
@@ -380,6 +368,10 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   ScopePad *p = pad_get (pad);
   if (G_UNLIKELY (!p) || p->transparent) {
     frame_push (t, pad, NULL, NULL, ts, 1);
+    return;
+  }
+  if (!latency_on ()) {
+    frame_push (t, pad, p->elem, p, ts, 1);
     return;
   }
   count (p, 1, gst_buffer_get_size (buf));
@@ -395,6 +387,10 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   guint n = gst_buffer_list_length (list);
   if (G_UNLIKELY (!p) || p->transparent || n == 0) {
     frame_push (t, pad, NULL, NULL, ts, 1);
+    return;
+  }
+  if (!latency_on ()) {
+    frame_push (t, pad, p->elem, p, ts, n);
     return;
   }
   count (p, n, gst_buffer_list_calculate_size (list));
@@ -431,7 +427,7 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
   ScopePad *sp;
   gsize size;
 
-  if (!f || !f->elem)
+  if (!f || !f->elem || !latency_on ())
     return;
   if (res != GST_FLOW_OK || !buf)
     return;
@@ -531,6 +527,11 @@ on_element_remove_pad (GObject * o, GstClockTime ts, GstElement * element,
 void
 scope_hooks_register (GstTracer * tracer)
 {
+  static gint registered;
+
+  /* Hooks are per process: one set serves both tracers. */
+  if (!g_atomic_int_compare_and_exchange (&registered, 0, 1))
+    return;
   gst_tracing_register_hook (tracer, "pad-push-pre", G_CALLBACK (on_push_pre));
   gst_tracing_register_hook (tracer, "pad-push-list-pre",
       G_CALLBACK (on_push_list_pre));

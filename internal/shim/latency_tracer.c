@@ -64,7 +64,7 @@ gst_scope_latency_tracer_constructed (GObject * object)
   g_object_get (self, "params", &params, NULL);
   flags = gstscopeLatencyStart (self, params);
   g_free (params);
-  g_atomic_int_set (&scope_flags, flags);
+  g_atomic_int_set (&scope_flags, flags | SCOPE_FLAG_LATENCY);
   scope_hooks_register (GST_TRACER (self));
 }
 

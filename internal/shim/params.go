@@ -29,12 +29,12 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/gstscope/gstscope/internal/latency"
+	"github.com/gstscope/gstscope/internal/params"
 )
 
 // parseParams reads a tracer's params string into fields.
-func parseParams(raw string) latency.Params {
-	p := latency.Params{Fields: map[string]string{}, Raw: raw}
+func parseParams(raw string) params.Params {
+	p := params.Params{Fields: map[string]string{}, Raw: raw}
 	if strings.TrimSpace(raw) == "" {
 		return p
 	}

@@ -6,6 +6,7 @@
 GST_DEBUG_CATEGORY (gst_scope_debug);
 
 GType gst_scope_latency_tracer_get_type (void);
+GType gst_scope_pyroscope_tracer_get_type (void);
 
 void
 scope_log (gint level, gpointer object, const gchar * msg)
@@ -20,7 +21,9 @@ plugin_init (GstPlugin * plugin)
   GST_DEBUG_CATEGORY_INIT (gst_scope_debug, "gstscope", 0, "gstscope tracers");
   scope_slot_quark = g_quark_from_static_string ("gstscope-slot");
   return gst_tracer_register (plugin, "prometheus-latency-tracer",
-      gst_scope_latency_tracer_get_type ());
+      gst_scope_latency_tracer_get_type ())
+      && gst_tracer_register (plugin, "pyroscope",
+      gst_scope_pyroscope_tracer_get_type ());
 }
 
 #define PACKAGE "gstscope"

@@ -18,11 +18,14 @@ G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (gst_scope_debug);
 
-/* What the latency tracer measures; set from the tracer's flags. */
+/* What the latency tracer measures; set from the tracer's flags. With no
+ * latency tracer (scope_flags == 0) the hooks only keep the thread stacks
+ * the pyroscope tracer samples. */
 enum {
   SCOPE_FLAG_PIPELINE = 1 << 0,
   SCOPE_FLAG_ELEMENT = 1 << 1,
   SCOPE_FLAG_REPORTED = 1 << 2,
+  SCOPE_FLAG_LATENCY = 1 << 3,  /* the latency tracer runs: count pads */
 };
 
 /* Histogram bucket upper bounds in nanoseconds (1 us .. 10 s), plus +Inf. */
@@ -64,6 +67,7 @@ typedef struct _ScopePad ScopePad;
 
 struct _ScopeElement {
   gint dead;                    /* atomic */
+  guint64 id;                   /* unique for the life of the process */
   gint async;                   /* atomic: outputs leave from another thread */
   gboolean is_source, is_sink;
   gchar *pipeline, *path, *factory;
@@ -75,6 +79,7 @@ struct _ScopeElement {
   ScopePad *inputs[SCOPE_MAX_INPUTS];   /* sink pads, append-only */
   gint n_inputs;                /* atomic */
   ScopePath paths[SCOPE_MAX_PATHS];     /* for sinks: one per source */
+  guint64 cpu_ns;               /* thread CPU the sampler charged to it */
   ScopeElement *next;
 };
 
@@ -100,8 +105,81 @@ void scope_pad_removed (GstPad * pad);
 GstElement *scope_real_peer_element (GstPad * pad);
 extern GQuark scope_slot_quark;
 
-/* hooks.c: the hot path. */
+/* hooks.c: the hot path. Registered once, by the first tracer constructed. */
 void scope_hooks_register (GstTracer * tracer);
+
+/* threads.c: what each thread is doing, for the pyroscope sampler.
+ *
+ * A thread's stack has one frame per chain or getrange function it is
+ * inside; its owner is the element whose task runs it (the last element it
+ * pushed from outside any chain: a source, a queue, an aggregator). The
+ * thread itself writes them with relaxed atomics; the sampler reads them
+ * from its own thread, so it may see a stack a frame early or late, never
+ * a freed element (slots live forever). */
+#define SCOPE_MAX_DEPTH 64
+#define SCOPE_MAX_QUERIES 16
+
+typedef struct {
+  gconstpointer gstpad;         /* compared with the post hook's pad only */
+  ScopeElement *elem;           /* atomic; NULL for ghost and proxy pads */
+  ScopePad *pad;
+  guint64 start, child, origin_ts;
+  ScopeElement *origin;
+  guint n;
+} ScopeFrame;
+
+typedef struct _ScopeThread ScopeThread;
+struct _ScopeThread {
+  guint depth;                  /* atomic; may exceed SCOPE_MAX_DEPTH */
+  ScopeElement *owner;          /* atomic */
+  /* Origin of the buffer being pushed, for the peer's chain-pre. */
+  guint64 pend_ts;
+  ScopeElement *pend_src;
+  /* Pull mode: what the element running this task pulled last. */
+  ScopeElement *task_elem;
+  guint64 task_ts, task_origin_ts;
+  ScopeElement *task_src;
+  /* LATENCY answers on their way downstream (see on_query_post). */
+  guint qdepth;
+  struct {
+    ScopeElement *peer;
+    gint64 min, max;
+  } q[SCOPE_MAX_QUERIES];
+  ScopeFrame f[SCOPE_MAX_DEPTH];
+  gint tid;                     /* the kernel's thread id */
+  ScopeThread *next;            /* the registry, under its lock */
+};
+
+/* The calling thread's stack, created on its first hook. Go links the
+ * library for static TLS, which has room for a pointer but not for the
+ * stack itself: the stack is on the heap and freed at thread exit. */
+extern __thread ScopeThread *scope_thread_ptr;
+ScopeThread *scope_thread_new (void);
+
+static inline ScopeThread *
+scope_thread (void)
+{
+  ScopeThread *t = scope_thread_ptr;
+  if (G_UNLIKELY (!t))
+    t = scope_thread_new ();
+  return t;
+}
+
+/* One thread at one sample, filled by scope_sample(). */
+#define SCOPE_SAMPLE_DEPTH 32
+typedef struct {
+  gint tid;                     /* in */
+  guint64 cpu_ns;               /* in: the last reading (0: none); out: now */
+  guint64 delta_ns;             /* out: CPU used since the last reading */
+  gint gone;                    /* out: the thread has exited */
+  guint depth;                  /* out: frames, the owner first */
+  ScopeElement *frames[SCOPE_SAMPLE_DEPTH];
+} ScopeSample;
+
+/* Reads the CPU clock and the stack of each thread in s and charges the
+ * CPU to the innermost element. Cold path: called by the sampler only. */
+void scope_sample (ScopeSample * s, guint n);
+extern gint scope_sampling;     /* atomic: a sampler charges cpu_ns */
 
 /* The snapshot Go reads at scrape time: plain structs and copied strings. */
 typedef struct {
@@ -110,6 +188,7 @@ typedef struct {
   guint64 lat_last_ns;
   gint rep_set;
   gint64 rep_min_ns, rep_max_ns;
+  guint64 cpu_ns;
 } ScopeElementStat;
 
 typedef struct {
@@ -129,6 +208,7 @@ typedef struct {
   guint n_pads;
   ScopePathStat *paths;
   guint n_paths;
+  gboolean cpu;                 /* cpu_ns is sampled */
 } ScopeSnapshot;
 
 ScopeSnapshot *scope_snapshot (void);

@@ -16,7 +16,7 @@ func snapshot() *latency.Snapshot {
 	cs := C.scope_snapshot()
 	defer C.scope_snapshot_free(cs)
 
-	s := &latency.Snapshot{BoundsNs: make([]uint64, C.SCOPE_NBOUNDS)}
+	s := &latency.Snapshot{BoundsNs: make([]uint64, C.SCOPE_NBOUNDS), CPUSampled: cs.cpu != 0}
 	for i := range s.BoundsNs {
 		s.BoundsNs[i] = uint64(C.scope_bounds_ns[i])
 	}
@@ -31,6 +31,7 @@ func snapshot() *latency.Snapshot {
 			Reported:      e.rep_set != 0,
 			ReportedMinNs: int64(e.rep_min_ns),
 			ReportedMaxNs: int64(e.rep_max_ns),
+			CPUNs:         uint64(e.cpu_ns),
 		})
 	}
 	for _, p := range unsafe.Slice(cs.pads, cs.n_pads) {

@@ -14,6 +14,7 @@ gint scope_flags;
 GQuark scope_slot_quark;
 
 static ScopeElement *elements;
+static guint64 last_id;
 static ScopePad *pads;
 
 static void
@@ -81,6 +82,7 @@ element_get_locked (GstElement * element)
   if (e && !g_atomic_int_get (&e->dead))
     return e;
   e = g_new0 (ScopeElement, 1);
+  e->id = ++last_id;
   element_labels (element, &e->pipeline, &e->path);
   factory = gst_element_get_factory (element);
   e->factory = g_strdup (factory ? GST_OBJECT_NAME (factory) :
@@ -291,6 +293,7 @@ scope_snapshot (void)
     st.rep_set = g_atomic_int_get (&e->rep_set);
     st.rep_min_ns = __atomic_load_n (&e->rep_min_ns, __ATOMIC_RELAXED);
     st.rep_max_ns = __atomic_load_n (&e->rep_max_ns, __ATOMIC_RELAXED);
+    st.cpu_ns = __atomic_load_n (&e->cpu_ns, __ATOMIC_RELAXED);
     g_array_append_val (el, st);
     for (i = 0; i < SCOPE_MAX_PATHS; i++) {
       ScopeElement *src = __atomic_load_n (&e->paths[i].source,
@@ -319,6 +322,7 @@ scope_snapshot (void)
   }
   g_mutex_unlock (&scope_lock);
 
+  s->cpu = g_atomic_int_get (&scope_sampling);
   s->n_elements = el->len;
   s->elements = (ScopeElementStat *) g_array_free (el, FALSE);
   s->n_pads = pa->len;

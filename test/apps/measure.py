@@ -8,10 +8,17 @@ the request-metrics signal, the way a user's application would. Prints JSON:
 
   {"metrics": "...exposition...",
    "probes": {"elem:pad": [[pts, t_ns], ...]},
-   "queries": {"elem:pad": {"live": b, "min": ns, "max": ns}}}
+   "queries": {"elem:pad": {"live": b, "min": ns, "max": ns}},
+   "props": {"elem:prop": value},
+   "run_ns": wall time from PLAYING to EOS,
+   "cpu_ns": the process's CPU time over the same span}
 
 Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
                   [--probe ELEM:PAD ...] [--query ELEM:PAD ...]
+                  [--prop ELEM:PROPERTY ...] [--deinit]
+
+--deinit calls gst_deinit() before exiting, as gst-launch does; without it
+the process just exits, as many applications do.
 """
 import json
 import sys
@@ -32,11 +39,18 @@ def find_tracer():
 
 def main(argv):
     Gst.init(None)
-    descs, probes, queries = [], [], []
+    descs, probes, queries, props = [], [], [], []
+    deinit = False
     i, name = 0, None
     while i < len(argv):
         a = argv[i]
-        if a == "--probe":
+        if a == "--deinit":
+            deinit = True
+            i += 1
+            continue
+        if a == "--prop":
+            props.append(argv[i + 1])
+        elif a == "--probe":
             probes.append(argv[i + 1])
         elif a == "--query":
             queries.append(argv[i + 1])
@@ -56,13 +70,16 @@ def main(argv):
             p.set_name(pname)
         pipelines.append(p)
 
+    def element(name):
+        for p in pipelines:
+            e = p.get_by_name(name)
+            if e:
+                return e
+        raise SystemExit("no element " + name)
+
     def lookup(spec):
         elem, pad = spec.split(":")
-        for p in pipelines:
-            e = p.get_by_name(elem)
-            if e:
-                return e.get_static_pad(pad)
-        raise SystemExit("no pad " + spec)
+        return element(elem).get_static_pad(pad)
 
     seen = {}
 
@@ -75,6 +92,7 @@ def main(argv):
         seen[spec] = []
         lookup(spec).add_probe(Gst.PadProbeType.BUFFER, on_buffer, spec)
 
+    t0, cpu0 = time.monotonic_ns(), time.process_time_ns()
     for p in pipelines:
         p.set_state(Gst.State.PLAYING)
     answers = {}
@@ -84,6 +102,11 @@ def main(argv):
         if msg is None or msg.type == Gst.MessageType.ERROR:
             raise SystemExit("pipeline %s did not reach EOS: %s" % (
                 p.get_name(), msg.parse_error() if msg else "timeout"))
+    run_ns, cpu_ns = time.monotonic_ns() - t0, time.process_time_ns() - cpu0
+    values = {}
+    for spec in props:
+        elem, prop = spec.split(":")
+        values[spec] = element(elem).get_property(prop)
     for spec in queries:
         q = Gst.Query.new_latency()
         if lookup(spec).query(q):
@@ -94,7 +117,12 @@ def main(argv):
     metrics = tracer.emit("request-metrics") if tracer else None
     for p in pipelines:
         p.set_state(Gst.State.NULL)
-    json.dump({"metrics": metrics, "probes": seen, "queries": answers}, sys.stdout)
+    json.dump({"metrics": metrics, "probes": seen, "queries": answers,
+               "props": values, "run_ns": run_ns, "cpu_ns": cpu_ns}, sys.stdout)
+    sys.stdout.flush()
+    if deinit:
+        del pipelines, p
+        Gst.deinit()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+package pyroscope
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"syscall"
+	"unsafe"
+)
+
+// listThreads appends the kernel ids of the process's threads to buf.
+func listThreads(buf []int32) ([]int32, error) {
+	f, err := os.Open("/proc/self/task")
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return buf, err
+	}
+	for _, n := range names {
+		if tid, err := strconv.ParseInt(n, 10, 32); err == nil {
+			buf = append(buf, int32(tid))
+		}
+	}
+	return buf, nil
+}
+
+// threadName is the thread's name as the kernel knows it (15 bytes at
+// most): GStreamer names task threads after their pad, "queue0:src".
+func threadName(tid int32) string {
+	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(int(tid)) + "/comm")
+	if err != nil {
+		return "unknown"
+	}
+	return string(bytes.TrimRight(b, "\n"))
+}
+
+// nameThisThread names the calling OS thread; the caller has locked its
+// goroutine to it.
+func nameThisThread(name string) {
+	b := append([]byte(name), 0)
+	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0)
+}

@@ -1,0 +1,144 @@
+package pyroscope
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grafana/pyroscope-go/upstream"
+)
+
+// FlushTimeout bounds how long stopping waits for the last profile.
+const FlushTimeout = 2 * time.Second
+
+// Tracer is the running Go side of one pyroscope tracer.
+type Tracer struct {
+	cfg  Config
+	log  Logger
+	up   *uploader
+	s    *sampler
+	name string // the ingest name: app{tag=value,...}
+
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// Start begins sampling and uploading. It does not wait for the server: an
+// unreachable one is a warning at the first upload.
+func Start(cfg Config, stacks Stacks, log Logger) (*Tracer, error) {
+	up, err := newUploader(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tracer{
+		cfg: cfg, log: log, up: up, s: newSampler(stacks), name: ingestName(cfg),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	started := make(chan struct{})
+	go t.run(started)
+	<-started
+	log.Info(fmt.Sprintf("profiling at %d Hz, uploading every %v to %s as %s", cfg.SampleRate, cfg.UploadInterval, cfg.Redacted(), t.name))
+	return t, nil
+}
+
+func ingestName(cfg Config) string {
+	if len(cfg.Tags) == 0 {
+		return cfg.TracerName
+	}
+	tags := make([]string, len(cfg.Tags))
+	for i, tag := range cfg.Tags {
+		tags[i] = tag.Key + "=" + tag.Value
+	}
+	return cfg.TracerName + "{" + strings.Join(tags, ",") + "}"
+}
+
+// run samples on a thread of its own, named so that its CPU shows in the
+// profile as thread:gstscope-prof.
+func (t *Tracer) run(started chan struct{}) {
+	defer close(t.done)
+	defer func() {
+		if r := recover(); r != nil {
+			t.log.Warn(fmt.Sprintf("the profiler stopped: %v", r))
+		}
+	}()
+	runtime.LockOSThread()
+	nameThisThread("gstscope-prof")
+	interval := time.Second / time.Duration(t.cfg.SampleRate)
+	now := time.Now()
+	if err := t.s.sample(now, nil); err != nil {
+		t.log.Warn(fmt.Sprintf("cannot read the process's threads: %v; no profiles", err))
+		close(started)
+		return
+	}
+	close(started)
+	p := newPeriod(now)
+	timer := time.NewTimer(jitter(interval))
+	defer timer.Stop()
+	failed := false
+	for {
+		select {
+		case <-t.stop:
+			end := time.Now()
+			_ = t.s.sample(end, p)
+			t.send(p, end)
+			return
+		case now := <-timer.C:
+			if err := t.s.sample(now, p); err != nil && !failed {
+				t.log.Warn(fmt.Sprintf("sampling failed: %v", err))
+				failed = true
+			}
+			if now.Sub(p.start) >= t.cfg.UploadInterval {
+				t.send(p, now)
+				p = newPeriod(now)
+			}
+			timer.Reset(jitter(interval))
+		}
+	}
+}
+
+// jitter spreads samples uniformly over [d/2, 3d/2): a pipeline doing the
+// same thing every 10 ms would otherwise always be caught at the same step.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d)
+}
+
+func (t *Tracer) send(p *period, end time.Time) {
+	if p.empty() {
+		return
+	}
+	var buf bytes.Buffer
+	if err := p.profile(end, t.cfg.SampleRate).Write(&buf); err != nil {
+		t.log.Warn("encoding a profile: " + err.Error())
+		return
+	}
+	t.up.upload(&upstream.UploadJob{
+		Name:            t.name,
+		StartTime:       p.start,
+		EndTime:         end,
+		SpyName:         "gstscope",
+		SampleRate:      uint32(t.cfg.SampleRate),
+		Units:           "nanoseconds",
+		AggregationType: "sum",
+		Format:          upstream.FormatPprof,
+		Profile:         buf.Bytes(),
+	})
+}
+
+// Stop samples one last time and sends the partial period, waiting at most
+// FlushTimeout in all. Calling it again does nothing.
+func (t *Tracer) Stop() {
+	t.stopOnce.Do(func() {
+		deadline := time.Now().Add(FlushTimeout)
+		close(t.stop)
+		select {
+		case <-t.done:
+		case <-time.After(FlushTimeout):
+		}
+		t.up.stop(max(time.Until(deadline), 0))
+	})
+}
