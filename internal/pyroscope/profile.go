@@ -55,11 +55,21 @@ func (p *period) addStack(frames []Frame, ns uint64) {
 	s := &stack{pipeline: frames[0].Pipeline, ns: int64(ns)}
 	for i, f := range frames {
 		if f.Pipeline != "" && (i == 0 || f.Pipeline != frames[i-1].Pipeline) {
-			s.fns = append(s.fns, fn{f.Pipeline, "pipeline"})
+			s.fns = append(s.fns, fn{frameName(f.Pipeline, "pipeline"), "pipeline"})
 		}
-		s.fns = append(s.fns, fn{f.Element, f.Factory})
+		s.fns = append(s.fns, fn{frameName(f.Element, f.Factory), f.Factory})
 	}
 	p.stacks[p.key.String()] = s
+}
+
+// frameName is name, except for "other": Pyroscope's flame graph folds
+// whatever is under a frame of that name into its "other" bucket of small
+// nodes, so such a frame is shown as "other (kind)".
+func frameName(name, kind string) string {
+	if name == "other" {
+		return name + " (" + kind + ")"
+	}
+	return name
 }
 
 // addThread charges ns to a thread that is in no element.

@@ -524,14 +524,24 @@ on_element_remove_pad (GObject * o, GstClockTime ts, GstElement * element,
   scope_pad_removed (pad);
 }
 
+static void
+on_plugin_feature_loaded (GObject * o, GstClockTime ts,
+    GstPluginFeature * feature)
+{
+}
+
 void
 scope_hooks_register (GstTracer * tracer)
 {
   static gint registered;
 
-  /* Hooks are per process: one set serves both tracers. */
-  if (!g_atomic_int_compare_and_exchange (&registered, 0, 1))
+  /* Hooks are per process: one set serves both tracers. The other tracer
+   * holds a rare hook that does nothing, only to stay alive. */
+  if (!g_atomic_int_compare_and_exchange (&registered, 0, 1)) {
+    gst_tracing_register_hook (tracer, "plugin-feature-loaded",
+        G_CALLBACK (on_plugin_feature_loaded));
     return;
+  }
   gst_tracing_register_hook (tracer, "pad-push-pre", G_CALLBACK (on_push_pre));
   gst_tracing_register_hook (tracer, "pad-push-list-pre",
       G_CALLBACK (on_push_list_pre));

@@ -17,6 +17,7 @@
 G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (gst_scope_debug);
+#define GST_CAT_DEFAULT gst_scope_debug
 
 /* What the latency tracer measures; set from the tracer's flags. With no
  * latency tracer (scope_flags == 0) the hooks only keep the thread stacks
@@ -105,7 +106,10 @@ void scope_pad_removed (GstPad * pad);
 GstElement *scope_real_peer_element (GstPad * pad);
 extern GQuark scope_slot_quark;
 
-/* hooks.c: the hot path. Registered once, by the first tracer constructed. */
+/* hooks.c: the hot path. Registered once, by the first tracer constructed;
+ * a later one registers a no-op hook instead, because GStreamer keeps a
+ * tracer alive (and lists it in gst_tracing_get_active_tracers()) only
+ * through its hooks. */
 void scope_hooks_register (GstTracer * tracer);
 
 /* threads.c: what each thread is doing, for the pyroscope sampler.

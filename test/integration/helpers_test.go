@@ -17,21 +17,29 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// plugin is the built libgstscope.so; `make test` passes it in.
-var pluginDir string
+// The built libgstscope.so and the test plugin (noop tracer, scopeburn
+// element); `make test` passes them in.
+var pluginDir, testPluginDir string
 
 func TestMain(m *testing.M) {
-	p := os.Getenv("GSTSCOPE_PLUGIN")
-	if p == "" {
-		fmt.Fprintln(os.Stderr, "GSTSCOPE_PLUGIN is not set: run the integration tests with `make test`")
-		os.Exit(2)
+	for _, v := range []struct {
+		env string
+		dir *string
+	}{{"GSTSCOPE_PLUGIN", &pluginDir}, {"GSTSCOPE_TEST_PLUGIN", &testPluginDir}} {
+		p := os.Getenv(v.env)
+		if p == "" {
+			fmt.Fprintln(os.Stderr, v.env+" is not set: run the integration tests with `make test`")
+			os.Exit(2)
+		}
+		if _, err := os.Stat(p); err != nil {
+			fmt.Fprintln(os.Stderr, "plugin not built:", err)
+			os.Exit(2)
+		}
+		*v.dir = filepath.Dir(p)
 	}
-	if _, err := os.Stat(p); err != nil {
-		fmt.Fprintln(os.Stderr, "plugin not built:", err)
-		os.Exit(2)
-	}
-	pluginDir = filepath.Dir(p)
-	os.Exit(m.Run())
+	code := m.Run()
+	stopPyroscope()
+	os.Exit(code)
 }
 
 // gstEnv is the environment for a process that loads the plugin with the
@@ -44,7 +52,7 @@ func gstEnv(t *testing.T, tracers string, extra ...string) []string {
 		}
 	}
 	env = append(env,
-		"GST_PLUGIN_PATH="+pluginDir,
+		"GST_PLUGIN_PATH="+pluginDir+":"+testPluginDir,
 		"GST_REGISTRY="+filepath.Join(t.TempDir(), "registry.bin"),
 		"GST_TRACERS="+tracers,
 		"GST_DEBUG=gstscope:4",
@@ -57,7 +65,11 @@ type result struct {
 	Metrics string                       `json:"metrics"`
 	Probes  map[string][][2]float64      `json:"probes"`
 	Queries map[string]map[string]any    `json:"queries"`
+	Props   map[string]float64           `json:"props"`
+	RunNs   int64                        `json:"run_ns"` // PLAYING to EOS
+	CPUNs   int64                        `json:"cpu_ns"` // process CPU, same span
 	Stderr  string                       `json:"-"`
+	Wall    time.Duration                `json:"-"` // the whole process
 	Fams    map[string]*dto.MetricFamily `json:"-"`
 }
 
@@ -68,14 +80,17 @@ func measure(t *testing.T, env []string, args ...string) *result {
 	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := runWithTimeout(cmd, 90*time.Second); err != nil {
+	start := time.Now()
+	err := runWithTimeout(cmd, 90*time.Second)
+	wall := time.Since(start)
+	if err != nil {
 		t.Fatalf("measure.py %v: %v\nstderr:\n%s", args, err, tail(errb.String()))
 	}
 	var r result
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatalf("measure.py output: %v\n%s", err, out.String())
 	}
-	r.Stderr = errb.String()
+	r.Stderr, r.Wall = errb.String(), wall
 	r.Fams = parseExposition(t, r.Metrics)
 	return &r
 }
