@@ -34,7 +34,7 @@ func gstscopeLatencyStart(obj unsafe.Pointer, params *C.char) (flags C.int) {
 	}()
 	raw := ""
 	if params != nil {
-		raw = C.GoString(params)
+		raw = goString(params)
 	}
 	cfg, warnings := latency.ParseConfig(parseParams(raw), os.Getenv)
 	for _, w := range warnings {
@@ -95,7 +95,7 @@ func gstscopePyroscopeStart(obj unsafe.Pointer, params *C.char) (res C.int) {
 	}()
 	raw := ""
 	if params != nil {
-		raw = C.GoString(params)
+		raw = goString(params)
 	}
 	cfg, warnings := pyroscope.ParseConfig(parseParams(raw), os.Getenv)
 	for _, w := range warnings {

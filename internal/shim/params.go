@@ -47,10 +47,10 @@ func parseParams(raw string) params.Params {
 	}
 	defer C.gst_structure_free(st)
 	for i := C.guint(0); i < C.guint(C.gst_structure_n_fields(st)); i++ {
-		name := C.GoString(C.gst_structure_nth_field_name(st, i))
+		name := goString(C.gst_structure_nth_field_name(st, i))
 		v := C.params_value(st, i)
 		if v != nil {
-			p.Fields[name] = C.GoString(v)
+			p.Fields[name] = goString(v)
 			C.g_free(C.gpointer(v))
 		}
 	}

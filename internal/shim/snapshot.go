@@ -22,9 +22,9 @@ func snapshot() *latency.Snapshot {
 	}
 	for _, e := range unsafe.Slice(cs.elements, cs.n_elements) {
 		s.Elements = append(s.Elements, latency.ElementStat{
-			Pipeline:      C.GoString(e.pipeline),
-			Element:       C.GoString(e.element),
-			Factory:       C.GoString(e.factory),
+			Pipeline:      goString(e.pipeline),
+			Element:       goString(e.element),
+			Factory:       goString(e.factory),
 			Processing:    hist(&e.proc),
 			Latency:       hist(&e.lat),
 			LastLatencyNs: uint64(e.lat_last_ns),
@@ -36,18 +36,18 @@ func snapshot() *latency.Snapshot {
 	}
 	for _, p := range unsafe.Slice(cs.pads, cs.n_pads) {
 		s.Pads = append(s.Pads, latency.PadStat{
-			Pipeline: C.GoString(p.pipeline),
-			Element:  C.GoString(p.element),
-			Pad:      C.GoString(p.pad),
+			Pipeline: goString(p.pipeline),
+			Element:  goString(p.element),
+			Pad:      goString(p.pad),
 			Buffers:  uint64(p.buffers),
 			Bytes:    uint64(p.bytes),
 		})
 	}
 	for _, p := range unsafe.Slice(cs.paths, cs.n_paths) {
 		s.Paths = append(s.Paths, latency.PathStat{
-			Pipeline: C.GoString(p.pipeline),
-			Source:   C.GoString(p.source),
-			Sink:     C.GoString(p.sink),
+			Pipeline: goString(p.pipeline),
+			Source:   goString(p.source),
+			Sink:     goString(p.sink),
 			Latency:  hist(&p.hist),
 		})
 	}

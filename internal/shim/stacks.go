@@ -55,9 +55,9 @@ func (s *stacks) frame(e *C.ScopeElement) pyroscope.Frame {
 		clear(s.names)
 	}
 	f := pyroscope.Frame{
-		Pipeline: C.GoString(e.pipeline),
-		Element:  C.GoString(e.path),
-		Factory:  C.GoString(e.factory),
+		Pipeline: goString(e.pipeline),
+		Element:  goString(e.path),
+		Factory:  goString(e.factory),
 	}
 	s.names[e.id] = f
 	return f
