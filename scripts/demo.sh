@@ -1,26 +1,62 @@
 #!/usr/bin/env bash
-# make demo: a live video pipeline with the prometheus-latency-tracer loaded,
-# then a summary of what it measured per element. No server needed: the
-# metrics come from the request-metrics signal at the end of the run.
+# make demo: a live video pipeline with both gstscope tracers loaded, then
+# what they saw: the latency tracer's per-element table (from the
+# request-metrics signal at the end of the run) and the pyroscope tracer's
+# CPU profile, read back from a local Pyroscope server that this script
+# starts (built once into ~/.cache by scripts/pyroscope.sh, a few minutes
+# the first time) and stops again. Its data stays in build/pyroscope-demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pipeline="videotestsrc is-live=true num-buffers=300 \
- ! video/x-raw,width=640,height=360,framerate=100/1 ! videoconvert \
+pipeline="videotestsrc is-live=true num-buffers=300 pattern=ball \
+ ! video/x-raw,width=640,height=360,framerate=100/1 ! videoconvert ! video/x-raw,format=BGRx \
  ! queue name=q1 ! videoscale ! video/x-raw,width=320,height=180 \
  ! tee name=t \
  t. ! queue name=q2 ! identity name=slow sleep-time=3000 ! fakesink name=display sync=true \
  t. ! queue name=q3 max-size-buffers=2 leaky=downstream ! fakesink name=record sync=false"
+tracers='prometheus-latency-tracer(flags=pipeline+element+reported);pyroscope(flags=element)'
+service=gstscope-demo
+
+scripts/pyroscope.sh >/dev/null
+port=${GSTSCOPE_DEMO_PYROSCOPE_PORT:-4040}
+data="$PWD/build/pyroscope-demo"
+rm -rf "$data" && mkdir -p "$data"
+scripts/pyroscope-server.sh "$port" "$data" > "$data/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+  kill -0 $server 2>/dev/null || { echo "demo: Pyroscope did not start (port $port busy? set GSTSCOPE_DEMO_PYROSCOPE_PORT):" >&2; tail -5 "$data/server.log" >&2; exit 1; }
+  sleep 0.2
+done
 
 echo "== gst-launch-1.0 $pipeline"
-echo "== with GST_TRACERS='prometheus-latency-tracer(flags=pipeline+element+reported)'"
+echo "== with GST_TRACERS='$tracers'"
+echo "==      GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:$port GST_PYROSCOPE_TRACER_NAME=$service"
 echo
 export GST_PLUGIN_PATH="$PWD/build${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-export GST_TRACERS='prometheus-latency-tracer(flags=pipeline+element+reported)'
+export GST_TRACERS="$tracers"
+export GST_PYROSCOPE_SERVER_URL="http://127.0.0.1:$port" GST_PYROSCOPE_TRACER_NAME="$service"
+export GST_PYROSCOPE_TAGS="source=make-demo"
 export GST_DEBUG="${GST_DEBUG:-gstscope:2}"
 export GST_REGISTRY="$PWD/build/registry.bin"
 /usr/bin/python3 examples/request-metrics.py "$pipeline" > build/demo-metrics.prom
+echo "== Latency, per element (prometheus-latency-tracer, request-metrics signal):"
 go run ./cmd/gstscope-report < build/demo-metrics.prom
 echo
 echo "Full exposition: build/demo-metrics.prom ($(grep -vc '^#' build/demo-metrics.prom) samples)."
 echo "Serve it live with GST_PROMETHEUS_TRACER_PORT=9092 and curl http://localhost:9092/metrics."
+echo
+echo "== CPU, per element (pyroscope tracer, read back from Pyroscope):"
+# Ingestion is asynchronous: wait until the profile stops growing.
+last=""
+for _ in $(seq 30); do
+  now=$(go run ./cmd/gstscope-report -pyroscope "http://127.0.0.1:$port" -service "$service" 2>/dev/null | sed -n 2p || true)
+  [ -n "$now" ] && [ "$now" = "$last" ] && break
+  last=$now
+  sleep 1
+done
+go run ./cmd/gstscope-report -pyroscope "http://127.0.0.1:$port" -service "$service"
+echo
+echo "Browse it: scripts/pyroscope-server.sh $port $data, then open http://localhost:$port"
+echo "and choose the service $service (or query the API as cmd/gstscope-report does)."

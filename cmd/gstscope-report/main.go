@@ -1,11 +1,15 @@
-// Command gstscope-report reads Prometheus exposition text from the
+// Command gstscope-report prints what gstscope saw in a form a person can
+// read. It reads Prometheus exposition text from the
 // prometheus-latency-tracer (the request-metrics signal or a scrape) on
-// stdin and prints a per-element summary a person can read.
+// stdin and prints a per-element table; with -pyroscope it instead prints
+// the CPU profile of a service from a Pyroscope server as a tree of frames.
 //
 //	examples/request-metrics.py "..." | go run ./cmd/gstscope-report
+//	go run ./cmd/gstscope-report -pyroscope http://localhost:4040 -service gstreamer
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -24,11 +28,26 @@ type row struct {
 	latN, latMean   float64
 	procP95, latP95 float64
 	repMin, repMax  float64
+	cpu             float64
+	hasCPU          bool
 	factory         string
 	hasRep          bool
 }
 
 func main() {
+	server := flag.String("pyroscope", "", "print the CPU profile from this Pyroscope server instead")
+	service := flag.String("service", "gstreamer", "the profiled application's service name (GST_PYROSCOPE_TRACER_NAME)")
+	min := flag.Float64("min", 0.005, "hide frames below this share of the total")
+	flag.Parse()
+	if *server != "" {
+		root, err := fetchProfile(*server, *service)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gstscope-report:", err)
+			os.Exit(1)
+		}
+		printTree(os.Stdout, root, *min)
+		return
+	}
 	var p expfmt.TextParser
 	fams, err := p.TextToMetricFamilies(os.Stdin)
 	if err != nil && err != io.EOF {
@@ -69,6 +88,10 @@ func main() {
 	each(fams, "gstreamer_element_reported_latency_max_seconds", func(m *dto.Metric) {
 		get(m).repMax = m.GetGauge().GetValue()
 	})
+	each(fams, "gstreamer_element_cpu_seconds_total", func(m *dto.Metric) {
+		r := get(m)
+		r.cpu, r.hasCPU = r.cpu+m.GetCounter().GetValue(), true
+	})
 
 	keys := make([][2]string, 0, len(rows))
 	for k := range rows {
@@ -81,12 +104,13 @@ func main() {
 		return keys[i][1] < keys[j][1]
 	})
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pipeline\telement\tfactory\tbuffers in\tprocessing mean\tp95 <=\tlatency mean\tp95 <=\treported min\treported max\t")
+	fmt.Fprintln(w, "pipeline\telement\tfactory\tbuffers in\tprocessing mean\tp95 <=\tlatency mean\tp95 <=\treported min\treported max\tCPU\t")
 	for _, k := range keys {
 		r := rows[k]
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k[0], k[1], r.factory,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k[0], k[1], r.factory,
 			count(r.buffers), dur(r.procMean, r.procN), dur(r.procP95, r.procN),
-			dur(r.latMean, r.latN), dur(r.latP95, r.latN), rep(r.repMin, r.hasRep), rep(r.repMax, r.hasRep))
+			dur(r.latMean, r.latN), dur(r.latP95, r.latN), rep(r.repMin, r.hasRep), rep(r.repMax, r.hasRep),
+			rep(r.cpu, r.hasCPU))
 	}
 	w.Flush()
 

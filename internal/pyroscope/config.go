@@ -189,9 +189,10 @@ func checkURL(v string) (string, error) {
 	return u.String(), nil
 }
 
-// redact hides the password of a URL that may not even parse.
+// redact hides the password of a URL that may not even parse, or parse
+// without user information because it is mistyped (http//user:pw@host).
 func redact(v string) string {
-	if u, err := url.Parse(v); err == nil {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
 		return u.Redacted()
 	}
 	if i := strings.LastIndex(v, "@"); i >= 0 {

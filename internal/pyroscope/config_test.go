@@ -320,6 +320,10 @@ func TestParseConfigRedactsRejectedURL(t *testing.T) {
 	for _, c := range []struct{ url, shown string }{
 		{"ftp://alice:hunter2@host", `"ftp://alice:xxxxx@host"`},
 		{"http://alice:hunter2@[::1", `"xxxxx@[::1"`},
+		// Mistyped URLs that parse without user information.
+		{"http//alice:hunter2@host", `"xxxxx@host"`},
+		{"http:alice:hunter2@host", `"xxxxx@host"`},
+		{"alice:hunter2@host:4040", `"xxxxx@host:4040"`},
 	} {
 		_, warns := ParseConfig(fields("server-url", c.url), envOf(nil))
 		checkWarnings(t, warns, [][]string{{c.shown}})

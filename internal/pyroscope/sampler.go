@@ -8,26 +8,44 @@ type Frame struct {
 }
 
 // Thread is one OS thread at one sample. The sampler fills TID and CPU (the
-// previous reading, 0 for a thread not seen before); Stacks.Read fills the
-// rest.
+// previous reading, 0 for a thread not seen before); Stacks.Read updates CPU
+// and fills the rest.
 type Thread struct {
+	TID   int32
+	CPU   uint64 // ns the thread has run, cumulative
+	Gone  bool   // the thread has exited
+	Other uint64 // ns since the previous reading of a thread with no stack
+}
+
+// Charge is CPU time a thread spent in one stack: the element owning the
+// thread first, the innermost last; no frames for CPU in no element.
+type Charge struct {
 	TID    int32
-	CPU    uint64 // ns the thread has run, cumulative
-	Delta  uint64 // ns since the previous reading
-	Gone   bool   // the thread has exited
+	NS     uint64
 	Frames []Frame
 }
 
-// Stacks reads what threads are doing: their CPU clocks and element stacks,
-// the element owning the thread first and the innermost last. The shim
-// implements it over the C hooks' thread stacks.
+// Stacks tells where threads spend their CPU; the shim implements it over
+// the C hooks' thread stacks and per-thread CPU timers.
 type Stacks interface {
-	Read(threads []Thread)
+	// Start arms the per-thread CPU timers that record stacks where CPU is
+	// spent; without them Read charges CPU to where threads are when read.
+	Start(hz int) error
+	Stop()
+	// Read reads the threads' CPU clocks and returns where the CPU used
+	// since the last Read went. final charges all of it, even CPU not yet
+	// matched with a recorded stack.
+	Read(threads []Thread, final bool) []Charge
 }
 
 // threadNameTTL is how long a thread's name is trusted: pooled GStreamer
 // task threads are renamed when they start another element's task.
 const threadNameTTL = time.Second
+
+// listEvery is how often the threads are listed, the dearest part of a
+// sample (reading /proc). A thread found later loses nothing: its CPU is
+// counted from its start.
+const listEvery = 100 * time.Millisecond
 
 type threadState struct {
 	cpu   uint64
@@ -44,20 +62,25 @@ type sampler struct {
 	threads map[int32]*threadState
 	gen     uint64
 	tids    []int32
+	listed  time.Time
+	every   time.Duration // listEvery
 	buf     []Thread
 }
 
 func newSampler(stacks Stacks) *sampler {
-	return &sampler{stacks: stacks, list: listThreads, name: threadName, threads: map[int32]*threadState{}}
+	return &sampler{stacks: stacks, list: listThreads, name: threadName, every: listEvery, threads: map[int32]*threadState{}}
 }
 
 // sample reads every thread once and adds the CPU each used since the last
-// sample to p. The first sample only sets the baseline when p is nil.
-func (s *sampler) sample(now time.Time, p *period) error {
-	var err error
-	s.tids, err = s.list(s.tids[:0])
-	if err != nil {
-		return err
+// sample to p. With p nil it only sets the baseline: CPU used before is
+// dropped.
+func (s *sampler) sample(now time.Time, p *period, final bool) error {
+	if final || p == nil || now.Sub(s.listed) >= s.every || now.Before(s.listed) {
+		tids, err := s.list(s.tids[:0])
+		if err != nil {
+			return err
+		}
+		s.tids, s.listed = tids, now
 	}
 	s.gen++
 	s.buf = s.buf[:0]
@@ -68,41 +91,50 @@ func (s *sampler) sample(now time.Time, p *period) error {
 			s.threads[tid] = st
 		}
 		st.gen = s.gen
-		s.buf = append(s.buf, Thread{TID: tid, CPU: st.cpu, Frames: s.frames(len(s.buf))})
+		s.buf = append(s.buf, Thread{TID: tid, CPU: st.cpu})
 	}
 	for tid, st := range s.threads {
 		if st.gen != s.gen {
 			delete(s.threads, tid)
 		}
 	}
-	s.stacks.Read(s.buf)
+	charges := s.stacks.Read(s.buf, final || p == nil)
+	live := s.tids[:0]
 	for i := range s.buf {
 		th := &s.buf[i]
-		st := s.threads[th.TID]
 		if th.Gone {
 			delete(s.threads, th.TID)
 			continue
 		}
-		st.cpu = th.CPU
-		if th.Delta == 0 || p == nil {
-			continue
+		live = append(live, th.TID)
+		s.threads[th.TID].cpu = th.CPU
+		if th.Other > 0 && p != nil {
+			p.addThread(s.threadName(th.TID, now), th.Other)
 		}
-		if len(th.Frames) == 0 {
-			if now.Sub(st.named) > threadNameTTL {
-				st.name, st.named = s.name(th.TID), now
-			}
-			p.addThread(st.name, th.Delta)
-		} else {
-			p.addStack(th.Frames, th.Delta)
+	}
+	s.tids = live
+	if p == nil {
+		return nil
+	}
+	for _, c := range charges {
+		switch {
+		case c.NS == 0:
+		case len(c.Frames) == 0:
+			p.addThread(s.threadName(c.TID, now), c.NS)
+		default:
+			p.addStack(c.Frames, c.NS)
 		}
 	}
 	return nil
 }
 
-// frames reuses the frame slice of the i-th thread of the last sample.
-func (s *sampler) frames(i int) []Frame {
-	if i < cap(s.buf) {
-		return s.buf[:i+1][i].Frames[:0]
+func (s *sampler) threadName(tid int32, now time.Time) string {
+	st := s.threads[tid]
+	if st == nil {
+		return s.name(tid)
 	}
-	return nil
+	if st.name == "" || now.Sub(st.named) > threadNameTTL {
+		st.name, st.named = s.name(tid), now
+	}
+	return st.name
 }

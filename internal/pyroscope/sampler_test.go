@@ -19,34 +19,44 @@ type fakeThread struct {
 	frames []Frame
 }
 
-// fakeStacks answers Read from a table keyed by tid and records, per
-// call, the CPU the sampler passed in and whether Frames came in empty.
+// fakeStacks answers Read from a table keyed by tid, as the C side does
+// for a thread without a CPU timer: the CPU since the last reading goes to
+// the thread's current stack, or to Other for a thread in no element. It
+// records, per call, the CPU the sampler passed in and the final flag.
 type fakeStacks struct {
 	table  map[int32]*fakeThread
 	prev   []map[int32]uint64
-	frames bool // some thread came in with frames left over
+	finals []bool
 }
 
-func (f *fakeStacks) Read(threads []Thread) {
+func (f *fakeStacks) Start(int) error { return nil }
+func (f *fakeStacks) Stop()           {}
+
+func (f *fakeStacks) Read(threads []Thread, final bool) []Charge {
 	prev := map[int32]uint64{}
+	var charges []Charge
 	for i := range threads {
 		th := &threads[i]
 		prev[th.TID] = th.CPU
-		if len(th.Frames) != 0 {
-			f.frames = true
-		}
 		ft := f.table[th.TID]
 		if ft == nil || ft.gone {
 			th.Gone = true
 			continue
 		}
+		var delta uint64
 		if ft.cpu > th.CPU {
-			th.Delta = ft.cpu - th.CPU
+			delta = ft.cpu - th.CPU
 		}
 		th.CPU = ft.cpu
-		th.Frames = append(th.Frames, ft.frames...)
+		if len(ft.frames) == 0 {
+			th.Other = delta
+		} else if delta > 0 {
+			charges = append(charges, Charge{TID: th.TID, NS: delta, Frames: slices.Clone(ft.frames)})
+		}
 	}
 	f.prev = append(f.prev, prev)
+	f.finals = append(f.finals, final)
+	return charges
 }
 
 type samplerFixture struct {
@@ -60,6 +70,7 @@ type samplerFixture struct {
 func newFixture() *samplerFixture {
 	fx := &samplerFixture{stacks: &fakeStacks{table: map[int32]*fakeThread{}}, names: map[int32]string{}}
 	fx.s = newSampler(fx.stacks)
+	fx.s.every = 0 // list the threads at every sample
 	fx.s.list = func(buf []int32) ([]int32, error) { return append(buf, fx.tids...), nil }
 	fx.s.name = func(tid int32) string {
 		fx.named = append(fx.named, tid)
@@ -77,7 +88,7 @@ func (fx *samplerFixture) set(tid int32, cpu uint64, frames ...Frame) {
 
 func (fx *samplerFixture) sample(t *testing.T, now time.Time, p *period) {
 	t.Helper()
-	if err := fx.s.sample(now, p); err != nil {
+	if err := fx.s.sample(now, p, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -123,10 +134,15 @@ func TestSamplerBaselineThenDeltas(t *testing.T) {
 	if got := values(t, p); !reflect.DeepEqual(got, want) {
 		t.Errorf("values = %v, want %v", got, want)
 	}
-	// Read gets the previous reading, 0 for threads never read.
+	// Read gets the previous reading, 0 for threads never read; the
+	// baseline read is final, so that CPU not yet matched with a stack
+	// before the profiler started is dropped rather than charged later.
 	wantPrev := []map[int32]uint64{{1: 0, 2: 0, 3: 0}, {1: 100, 2: 50, 3: 0}}
 	if !reflect.DeepEqual(fx.stacks.prev, wantPrev) {
 		t.Errorf("CPU passed to Read = %v, want %v", fx.stacks.prev, wantPrev)
+	}
+	if !reflect.DeepEqual(fx.stacks.finals, []bool{true, false}) {
+		t.Errorf("final flags passed to Read = %v, want [true false]", fx.stacks.finals)
 	}
 	// Only the thread in no element that used CPU is named.
 	if !reflect.DeepEqual(fx.named, []int32{2}) {
@@ -135,7 +151,7 @@ func TestSamplerBaselineThenDeltas(t *testing.T) {
 }
 
 // A thread leaving its element is charged to its name, not to the frames
-// the reused buffer held at the previous sample.
+// it had at the previous sample.
 func TestSamplerFramesDoNotLeak(t *testing.T) {
 	fx := newFixture()
 	fx.names[1] = "worker"
@@ -149,9 +165,6 @@ func TestSamplerFramesDoNotLeak(t *testing.T) {
 	fx.set(1, 12)
 	fx.set(2, 9, appsink)
 	fx.sample(t, t0.Add(2*time.Millisecond), p)
-	if fx.stacks.frames {
-		t.Error("Read got threads with frames left from the previous sample")
-	}
 	want := map[string]int64{"pipeline0;src;conv": 5, "pipeline0;appsink0": 9, "thread:worker": 7}
 	if got := values(t, p); !reflect.DeepEqual(got, want) {
 		t.Errorf("values = %v, want %v", got, want)
@@ -269,7 +282,7 @@ func TestSamplerListError(t *testing.T) {
 	boom := errors.New("no /proc")
 	fx.s.list = func(buf []int32) ([]int32, error) { return buf, boom }
 	p := newPeriod(t0)
-	if err := fx.s.sample(t0.Add(time.Millisecond), p); !errors.Is(err, boom) {
+	if err := fx.s.sample(t0.Add(time.Millisecond), p, false); !errors.Is(err, boom) {
 		t.Fatalf("sample error = %v, want %v", err, boom)
 	}
 	if len(fx.stacks.prev) != 1 {
@@ -307,5 +320,43 @@ func TestListThreadsAndName(t *testing.T) {
 	}
 	if name := threadName(-1); name != "unknown" {
 		t.Errorf("threadName(-1) = %q, want unknown", name)
+	}
+}
+
+// Listing threads is the dearest part of a sample: the list is reused for
+// listEvery, minus the threads that are gone, and a thread found later is
+// charged from its start.
+func TestSamplerListsEvery(t *testing.T) {
+	fx := newFixture()
+	fx.s.every = listEvery
+	lists := 0
+	list := fx.s.list
+	fx.s.list = func(buf []int32) ([]int32, error) { lists++; return list(buf) }
+	fx.set(1, 10, src)
+	fx.set(2, 10, conv)
+	fx.sample(t, t0, nil)
+	p := newPeriod(t0)
+	fx.set(3, 7, appsink) // a new thread
+	fx.stacks.table[2].gone = true
+	fx.set(1, 15, src)
+	fx.sample(t, t0.Add(listEvery/2), p)
+	if lists != 1 {
+		t.Errorf("threads listed %d times within listEvery, want 1", lists)
+	}
+	if got := fx.s.tids; !reflect.DeepEqual(got, []int32{1}) {
+		t.Errorf("threads kept = %v, want [1] (2 is gone, 3 not listed yet)", got)
+	}
+	fx.sample(t, t0.Add(listEvery), p)
+	if lists != 2 {
+		t.Errorf("threads listed %d times after listEvery, want 2", lists)
+	}
+	want := map[string]int64{"pipeline0;src": 5, "pipeline0;appsink0": 7}
+	if got := values(t, p); !reflect.DeepEqual(got, want) {
+		t.Errorf("values = %v, want %v", got, want)
+	}
+	// The last sample lists again, whenever it comes.
+	fx.sample(t, t0.Add(listEvery+time.Millisecond), nil)
+	if lists != 3 {
+		t.Errorf("threads listed %d times, want 3 (a baseline lists)", lists)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/grafana/pyroscope-go/upstream"
@@ -31,6 +32,8 @@ type Tracer struct {
 // Start begins sampling and uploading. It does not wait for the server: an
 // unreachable one is a warning at the first upload.
 func Start(cfg Config, stacks Stacks, log Logger) (*Tracer, error) {
+	cfg.SampleRate = min(max(cfg.SampleRate, 1), MaxSampleRate)
+	cfg.UploadInterval = max(cfg.UploadInterval, MinUploadInterval)
 	up, err := newUploader(cfg, log)
 	if err != nil {
 		return nil, err
@@ -39,10 +42,16 @@ func Start(cfg Config, stacks Stacks, log Logger) (*Tracer, error) {
 		cfg: cfg, log: log, up: up, s: newSampler(stacks), name: ingestName(cfg),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	how := "CPU timers on every streaming thread"
+	if err := stacks.Start(cfg.SampleRate); err != nil {
+		how = "where threads are at each sample (less precise for threads that work in bursts)"
+		log.Warn(fmt.Sprintf("cannot use per-thread CPU timers: %v; charging CPU to %s", err, how))
+	}
 	started := make(chan struct{})
 	go t.run(started)
 	<-started
-	log.Info(fmt.Sprintf("profiling at %d Hz, uploading every %v to %s as %s", cfg.SampleRate, cfg.UploadInterval, cfg.Redacted(), t.name))
+	log.Info(fmt.Sprintf("profiling at %d Hz from %s, uploading every %v to %s as %s",
+		cfg.SampleRate, how, cfg.UploadInterval, cfg.Redacted(), t.name))
 	return t, nil
 }
 
@@ -60,22 +69,31 @@ func ingestName(cfg Config) string {
 // run samples on a thread of its own, named so that its CPU shows in the
 // profile as thread:gstscope-prof.
 func (t *Tracer) run(started chan struct{}) {
+	var startOnce sync.Once
+	signalStarted := func() { startOnce.Do(func() { close(started) }) }
 	defer close(t.done)
+	defer signalStarted()
 	defer func() {
 		if r := recover(); r != nil {
 			t.log.Warn(fmt.Sprintf("the profiler stopped: %v", r))
 		}
 	}()
+	// A locked goroutine that ends takes its thread with it, except the
+	// runtime's first thread, which would stay parked under our name.
 	runtime.LockOSThread()
+	name := threadName(int32(syscall.Gettid()))
 	nameThisThread("gstscope-prof")
+	defer func() {
+		nameThisThread(name)
+		runtime.UnlockOSThread()
+	}()
 	interval := time.Second / time.Duration(t.cfg.SampleRate)
 	now := time.Now()
-	if err := t.s.sample(now, nil); err != nil {
+	if err := t.s.sample(now, nil, true); err != nil {
 		t.log.Warn(fmt.Sprintf("cannot read the process's threads: %v; no profiles", err))
-		close(started)
 		return
 	}
-	close(started)
+	signalStarted()
 	p := newPeriod(now)
 	timer := time.NewTimer(jitter(interval))
 	defer timer.Stop()
@@ -84,11 +102,11 @@ func (t *Tracer) run(started chan struct{}) {
 		select {
 		case <-t.stop:
 			end := time.Now()
-			_ = t.s.sample(end, p)
+			_ = t.s.sample(end, p, true)
 			t.send(p, end)
 			return
 		case now := <-timer.C:
-			if err := t.s.sample(now, p); err != nil && !failed {
+			if err := t.s.sample(now, p, false); err != nil && !failed {
 				t.log.Warn(fmt.Sprintf("sampling failed: %v", err))
 				failed = true
 			}
@@ -139,6 +157,7 @@ func (t *Tracer) Stop() {
 		case <-t.done:
 		case <-time.After(FlushTimeout):
 		}
+		t.s.stacks.Stop()
 		t.up.stop(max(time.Until(deadline), 0))
 	})
 }

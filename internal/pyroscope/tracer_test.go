@@ -17,28 +17,33 @@ import (
 // busyStacks puts every thread in src -> conv and charges it 1 ms per
 // sample; charged is what all samples after the baseline add up to.
 type busyStacks struct {
-	mu      sync.Mutex
-	reads   int
-	charged int64
-	panicAt int // panic on this read, 1-based; 0 never
+	mu               sync.Mutex
+	reads            int
+	charged          int64
+	panicAt          int // panic on this read, 1-based; 0 never
+	started, stopped int
 }
 
-func (b *busyStacks) Read(threads []Thread) {
+func (b *busyStacks) Start(int) error { b.mu.Lock(); b.started++; b.mu.Unlock(); return nil }
+func (b *busyStacks) Stop()           { b.mu.Lock(); b.stopped++; b.mu.Unlock() }
+
+func (b *busyStacks) Read(threads []Thread, final bool) []Charge {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reads++
 	if b.reads == b.panicAt {
 		panic("stack reader broke")
 	}
+	var charges []Charge
 	for i := range threads {
 		th := &threads[i]
-		th.Delta = 1000000
-		th.CPU += th.Delta
-		th.Frames = append(th.Frames, src, conv)
+		th.CPU += 1000000
+		charges = append(charges, Charge{TID: th.TID, NS: 1000000, Frames: []Frame{src, conv}})
 		if b.reads > 1 {
-			b.charged += int64(th.Delta)
+			b.charged += 1000000
 		}
 	}
+	return charges
 }
 
 func (b *busyStacks) state() (reads int, charged int64) {
@@ -126,11 +131,14 @@ func TestTracerStopSendsPartialPeriod(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, info := log.get()
-	wantMessages(t, "info", info, []string{"profiling at 100 Hz, uploading every 1s to " + srv.URL + " as app{env=test,host=h1}"})
+	wantMessages(t, "info", info, []string{"profiling at 100 Hz from CPU timers on every streaming thread, uploading every 1s to " + srv.URL + " as app{env=test,host=h1}"})
 
 	waitFor(t, "a few samples", func() bool { reads, _ := stacks.state(); return reads >= 3 })
 	start := time.Now()
 	tr.Stop()
+	if stacks.started != 1 || stacks.stopped != 1 {
+		t.Errorf("CPU timers started %d and stopped %d times, want 1 and 1", stacks.started, stacks.stopped)
+	}
 	if d := time.Since(start); d >= FlushTimeout {
 		t.Errorf("Stop took %v, want less than %v", d, FlushTimeout)
 	}

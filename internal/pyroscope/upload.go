@@ -40,8 +40,8 @@ type uploader struct {
 	stopped bool
 }
 
-// requestTimeout bounds one upload: shorter than the upload interval when
-// possible, so that a hanging server does not pile profiles up.
+// requestTimeout bounds one upload: no longer than the upload interval
+// (within 2-10 s), so that a hanging server does not pile profiles up.
 func requestTimeout(interval time.Duration) time.Duration {
 	return min(max(interval, 2*time.Second), 10*time.Second)
 }
@@ -136,9 +136,9 @@ func (u *uploader) upload(job *upstream.UploadJob) {
 func (u *uploader) stop(d time.Duration) {
 	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		defer func() { _ = recover() }()
 		u.remote.Flush()
-		close(done)
 	}()
 	select {
 	case <-done:
@@ -148,9 +148,13 @@ func (u *uploader) stop(d time.Duration) {
 	u.mu.Lock()
 	u.stopped = true
 	u.mu.Unlock()
+	// Cancelling makes the queued uploads fail at once: the flush then
+	// ends, and only then may the worker stop (stopping it first would
+	// leave the flush waiting for jobs nobody runs).
 	u.cancel()
 	go func() {
 		defer func() { _ = recover() }()
+		<-done
 		u.remote.Stop()
 	}()
 }

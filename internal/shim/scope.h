@@ -13,6 +13,7 @@
 #define GSTSCOPE_SCOPE_H
 
 #include <gst/gst.h>
+#include <time.h>
 
 G_BEGIN_DECLS
 
@@ -112,16 +113,18 @@ extern GQuark scope_slot_quark;
  * through its hooks. */
 void scope_hooks_register (GstTracer * tracer);
 
-/* threads.c: what each thread is doing, for the pyroscope sampler.
+/* threads.c: what each thread is doing, for the pyroscope profiler.
  *
  * A thread's stack has one frame per chain or getrange function it is
  * inside; its owner is the element whose task runs it (the last element it
  * pushed from outside any chain: a source, a queue, an aggregator). The
- * thread itself writes them with relaxed atomics; the sampler reads them
- * from its own thread, so it may see a stack a frame early or late, never
- * a freed element (slots live forever). */
+ * thread itself writes them with relaxed atomics. They are read by the
+ * thread's profiling signal (below) and by the sampler thread, which may see
+ * a stack a frame early or late, never a freed element (slots live forever).
+ */
 #define SCOPE_MAX_DEPTH 64
 #define SCOPE_MAX_QUERIES 16
+#define SCOPE_SAMPLE_DEPTH 32
 
 typedef struct {
   gconstpointer gstpad;         /* compared with the post hook's pad only */
@@ -131,6 +134,18 @@ typedef struct {
   ScopeElement *origin;
   guint n;
 } ScopeFrame;
+
+/* The stacks a thread's profiling signal recorded, for the sampler: single
+ * producer (the signal handler on the thread), single consumer. */
+#define SCOPE_STACK_RING 32
+typedef struct {
+  guint depth;
+  ScopeElement *frames[SCOPE_SAMPLE_DEPTH];
+} ScopeStack;
+typedef struct {
+  guint64 head, tail;
+  ScopeStack e[SCOPE_STACK_RING];
+} ScopeStackRing;
 
 typedef struct _ScopeThread ScopeThread;
 struct _ScopeThread {
@@ -150,14 +165,20 @@ struct _ScopeThread {
     gint64 min, max;
   } q[SCOPE_MAX_QUERIES];
   ScopeFrame f[SCOPE_MAX_DEPTH];
+  /* Profiling, under the registry lock unless noted. */
   gint tid;                     /* the kernel's thread id */
-  ScopeThread *next;            /* the registry, under its lock */
+  gboolean has_timer;
+  timer_t timer;                /* fires every 1/rate s of this thread's CPU */
+  ScopeStackRing *ring;         /* atomic: the handler reads it */
+  guint64 pending_ns;           /* CPU not yet matched with a stack */
+  ScopeThread *next;            /* the registry */
 };
 
 /* The calling thread's stack, created on its first hook. Go links the
  * library for static TLS, which has room for a pointer but not for the
  * stack itself: the stack is on the heap and freed at thread exit. */
-extern __thread ScopeThread *scope_thread_ptr;
+extern __thread ScopeThread *scope_thread_ptr
+    __attribute__ ((tls_model ("initial-exec")));
 ScopeThread *scope_thread_new (void);
 
 static inline ScopeThread *
@@ -169,20 +190,34 @@ scope_thread (void)
   return t;
 }
 
-/* One thread at one sample, filled by scope_sample(). */
-#define SCOPE_SAMPLE_DEPTH 32
+/* Profiling: each thread with a stack gets a timer on its own CPU clock
+ * whose signal records the stack it interrupts, so CPU is charged where it
+ * was spent, not where the thread happens to wait when the sampler looks.
+ * Returns the signal used, or -1 (then the sampler's view is used). */
+gint scope_profiler_start (guint hz, gchar ** why);
+void scope_profiler_stop (void);
+
+/* One thread at one sample. */
 typedef struct {
   gint tid;                     /* in */
   guint64 cpu_ns;               /* in: the last reading (0: none); out: now */
-  guint64 delta_ns;             /* out: CPU used since the last reading */
   gint gone;                    /* out: the thread has exited */
-  guint depth;                  /* out: frames, the owner first */
-  ScopeElement *frames[SCOPE_SAMPLE_DEPTH];
+  guint64 other_ns;             /* out: CPU of a thread in no element */
 } ScopeSample;
 
-/* Reads the CPU clock and the stack of each thread in s and charges the
- * CPU to the innermost element. Cold path: called by the sampler only. */
-void scope_sample (ScopeSample * s, guint n);
+/* CPU time spent in one stack (depth 0: in no element). */
+typedef struct {
+  gint tid;
+  guint64 ns;
+  ScopeStack stack;
+} ScopeCharge;
+
+/* Reads the CPU clock of each thread in s, matches the CPU with the stacks
+ * its signal recorded and charges it to the innermost element. Writes at
+ * most max charges to out and returns their number. final: charge what is
+ * left to the current stacks. Cold path: called by the sampler only. */
+guint scope_sample (ScopeSample * s, guint n, ScopeCharge * out, guint max,
+    gboolean final);
 extern gint scope_sampling;     /* atomic: a sampler charges cpu_ns */
 
 /* The snapshot Go reads at scrape time: plain structs and copied strings. */

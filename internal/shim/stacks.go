@@ -6,14 +6,18 @@ package shim
 import "C"
 
 import (
+	"errors"
+
 	"github.com/gstscope/gstscope/internal/pyroscope"
 )
 
-// stacks reads the hooks' thread stacks for the pyroscope sampler. It is
-// used by the sampler's goroutine only.
+// stacks reads the hooks' thread stacks and CPU timers for the pyroscope
+// sampler. It is used by the sampler's goroutine only.
 type stacks struct {
-	buf   []C.ScopeSample
-	names map[C.guint64]pyroscope.Frame
+	in      []C.ScopeSample
+	out     []C.ScopeCharge
+	charges []pyroscope.Charge
+	names   map[C.guint64]pyroscope.Frame
 }
 
 // maxNames bounds the name cache of an application that creates elements
@@ -22,27 +26,60 @@ const maxNames = 4096
 
 func newStacks() *stacks { return &stacks{names: map[C.guint64]pyroscope.Frame{}} }
 
-func (s *stacks) Read(threads []pyroscope.Thread) {
+func (s *stacks) Start(hz int) error {
+	var why *C.gchar
+	if C.scope_profiler_start(C.guint(hz), &why) < 0 {
+		defer C.g_free(C.gpointer(why))
+		return errors.New(goString((*C.char)(why)))
+	}
+	return nil
+}
+
+func (s *stacks) Stop() { C.scope_profiler_stop() }
+
+func (s *stacks) Read(threads []pyroscope.Thread, final bool) []pyroscope.Charge {
+	s.charges = s.charges[:0]
 	if len(threads) == 0 {
-		return
+		return s.charges
 	}
-	if cap(s.buf) < len(threads) {
-		s.buf = make([]C.ScopeSample, len(threads)+16)
+	if cap(s.in) < len(threads) {
+		s.in = make([]C.ScopeSample, len(threads)+16)
 	}
-	buf := s.buf[:len(threads)]
+	in := s.in[:len(threads)]
+	// Each thread's ring holds at most SCOPE_STACK_RING stacks, plus one
+	// charge for a thread without; what does not fit waits for next time.
+	if want := 4*len(threads) + 64; cap(s.out) < want {
+		s.out = make([]C.ScopeCharge, want)
+	}
+	out := s.out[:cap(s.out)]
 	for i := range threads {
-		buf[i].tid = C.gint(threads[i].TID)
-		buf[i].cpu_ns = C.guint64(threads[i].CPU)
+		in[i].tid = C.gint(threads[i].TID)
+		in[i].cpu_ns = C.guint64(threads[i].CPU)
 	}
-	C.scope_sample(&buf[0], C.guint(len(buf)))
+	n := C.scope_sample(&in[0], C.guint(len(in)), &out[0], C.guint(len(out)), C.gboolean(btoi(final)))
 	for i := range threads {
-		th, b := &threads[i], &buf[i]
-		th.CPU, th.Delta, th.Gone = uint64(b.cpu_ns), uint64(b.delta_ns), b.gone != 0
-		th.Frames = th.Frames[:0]
-		for _, e := range b.frames[:min(int(b.depth), len(b.frames))] {
-			th.Frames = append(th.Frames, s.frame(e))
+		th, b := &threads[i], &in[i]
+		th.CPU, th.Gone, th.Other = uint64(b.cpu_ns), b.gone != 0, uint64(b.other_ns)
+	}
+	for i := range out[:n] {
+		c := &out[i]
+		ch := pyroscope.Charge{TID: int32(c.tid), NS: uint64(c.ns)}
+		if d := int(c.stack.depth); d > 0 {
+			ch.Frames = make([]pyroscope.Frame, 0, d)
+			for _, e := range c.stack.frames[:min(d, len(c.stack.frames))] {
+				ch.Frames = append(ch.Frames, s.frame(e))
+			}
 		}
+		s.charges = append(s.charges, ch)
 	}
+	return s.charges
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // frame names an element slot. Slots are never freed and their names never

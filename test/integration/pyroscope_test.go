@@ -15,12 +15,16 @@ import (
 	"time"
 )
 
-// Two scopeburn elements spend 1 ms and 3 ms of thread CPU per buffer on
-// one streaming thread. The profile read back from Pyroscope must give
+// Two scopeburn elements spend 1.1 ms and 3.3 ms of thread CPU per buffer
+// on one streaming thread. The profile read back from Pyroscope must give
 // them 25% and 75% of the element CPU, and all element frames together
-// must account for the process's CPU time over the run. Sampling runs at
-// 1000 Hz so that 2 s of CPU give ~2000 samples (the share's standard error
-// is then about 1 point; at 100 Hz it would take 20 s).
+// must account for the process's CPU time over the run.
+//
+// The per-thread CPU timers fire on kernel ticks (4 ms at CONFIG_HZ=250):
+// 1000 Hz asks for a sample at every tick, ~1000 over the 4 s of CPU, and
+// the 4.4 ms cycle drifts across the tick so that every phase is sampled.
+// (A cycle of exactly 1 + 3 ms would be caught at the same phase at every
+// tick; see "What the profile cannot see" in the README.)
 func TestProfileElementShares(t *testing.T) {
 	base := pyroscopeURL(t)
 	name := uniqueName("shares")
@@ -31,7 +35,7 @@ func TestProfileElementShares(t *testing.T) {
 		"GST_PYROSCOPE_UPLOAD_INTERVAL=1",
 		"GST_PYROSCOPE_TAGS=suite=integration,test=shares")
 	r := measure(t, env,
-		"--name", "burners", "fakesrc num-buffers=500 ! scopeburn name=b1 cpu-us=1000 ! scopeburn name=b3 cpu-us=3000 ! fakesink",
+		"--name", "burners", "fakesrc num-buffers=900 ! scopeburn name=b1 cpu-us=1100 ! scopeburn name=b3 cpu-us=3300 ! fakesink",
 		"--name", "second", "fakesrc num-buffers=100 ! scopeburn name=c cpu-us=2000 ! fakesink",
 		"--prop", "b1:burnt-ns", "--prop", "b3:burnt-ns", "--prop", "c:burnt-ns")
 
@@ -73,6 +77,24 @@ func TestProfileElementShares(t *testing.T) {
 	}
 	if g := render(t, base, `{service_name="`+name+`",pipeline="second"}`); g.Total != f.Roots["second"] {
 		t.Errorf("pipeline=\"second\" selects %d ns, its frame has %d ns", g.Total, f.Roots["second"])
+	}
+}
+
+// A thread that works in bursts and waits in between (a queue's thread in a
+// live pipeline): its CPU belongs to the element doing the work, not to the
+// queue where the thread waits most of the time. At the default 100 Hz.
+func TestProfileBurstyThread(t *testing.T) {
+	base := pyroscopeURL(t)
+	name := uniqueName("bursty")
+	env := gstEnv(t, "pyroscope", "GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+name)
+	// 2 ms of CPU every 10 ms frame, 3 s.
+	r := measure(t, env, "videotestsrc is-live=true num-buffers=300 ! video/x-raw,width=64,height=48,framerate=100/1 ! queue ! scopeburn name=b cpu-us=2000 ! fakesink sync=false",
+		"--prop", "b:burnt-ns")
+	f := waitFlame(t, base, `{service_name="`+name+`"}`)
+	burnt := r.Props["b:burnt-ns"] / 1e9
+	near(t, "burner's CPU in the profile", float64(f.Self["b"])/1e9, burnt, 0.15, 0)
+	if q := float64(f.Self["queue0"]) / 1e9; q > 0.1*burnt {
+		t.Errorf("queue0, where the thread waits, is charged %.3fs (the burner used %.3fs)", q, burnt)
 	}
 }
 
@@ -203,7 +225,7 @@ func TestProfileUploadsResume(t *testing.T) {
 // counter per element; without the pyroscope tracer there is none.
 func TestElementCPUMetric(t *testing.T) {
 	base := pyroscopeURL(t)
-	const pipeline = "fakesrc num-buffers=500 ! scopeburn name=b1 cpu-us=1000 ! scopeburn name=b3 cpu-us=3000 ! fakesink"
+	const pipeline = "fakesrc num-buffers=900 ! scopeburn name=b1 cpu-us=1100 ! scopeburn name=b3 cpu-us=3300 ! fakesink"
 	env := gstEnv(t, "prometheus-latency-tracer;pyroscope",
 		"GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+uniqueName("metric"),
 		"GST_PYROSCOPE_SAMPLE_RATE=1000")
