@@ -18,15 +18,19 @@ tracers='prometheus-latency-tracer(flags=pipeline+element+reported);pyroscope(fl
 service=gstscope-demo
 
 scripts/pyroscope.sh >/dev/null
+# Port 4040 (Pyroscope's usual one) unless taken; the server also takes the
+# two ports after it.
+busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port=${GSTSCOPE_DEMO_PYROSCOPE_PORT:-4040}
+while busy "$port" || busy $((port + 1)) || busy $((port + 2)); do port=$((port + 10)); done
 data="$PWD/build/pyroscope-demo"
 rm -rf "$data" && mkdir -p "$data"
 scripts/pyroscope-server.sh "$port" "$data" > "$data/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; true' EXIT
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
-  kill -0 $server 2>/dev/null || { echo "demo: Pyroscope did not start (port $port busy? set GSTSCOPE_DEMO_PYROSCOPE_PORT):" >&2; tail -5 "$data/server.log" >&2; exit 1; }
+  kill -0 $server 2>/dev/null || { echo "demo: Pyroscope did not start:" >&2; tail -5 "$data/server.log" >&2; exit 1; }
   sleep 0.2
 done
 

@@ -61,16 +61,19 @@ thread_cpu_ns (gint tid, guint64 * ns)
 }
 
 /* The thread's stack, outermost first: the owner, then each element whose
- * chain or getrange function it is inside. Async-signal-safe. */
+ * chain or getrange function it is inside. An owner that left its pipeline
+ * is dropped (a pooled task thread may serve another element next), unless
+ * dead_owner: at the end, it is the best guess for the last CPU used.
+ * Async-signal-safe. */
 static void
-copy_stack (const ScopeThread * t, ScopeStack * s)
+copy_stack (const ScopeThread * t, ScopeStack * s, gboolean dead_owner)
 {
   ScopeElement *owner = __atomic_load_n (&t->owner, __ATOMIC_RELAXED);
   guint depth = __atomic_load_n (&t->depth, __ATOMIC_RELAXED);
   guint i;
 
   s->depth = 0;
-  if (owner && !g_atomic_int_get (&owner->dead))
+  if (owner && (dead_owner || !g_atomic_int_get (&owner->dead)))
     s->frames[s->depth++] = owner;
   depth = MIN (depth, SCOPE_MAX_DEPTH);
   for (i = 0; i < depth && s->depth < SCOPE_SAMPLE_DEPTH; i++) {
@@ -90,7 +93,7 @@ on_profile_signal (int sig, siginfo_t * info, void *context)
   if (r) {
     guint64 head = r->head;
     if (head - __atomic_load_n (&r->tail, __ATOMIC_ACQUIRE) < SCOPE_STACK_RING) {
-      copy_stack (t, &r->e[head % SCOPE_STACK_RING]);
+      copy_stack (t, &r->e[head % SCOPE_STACK_RING], FALSE);
       __atomic_store_n (&r->head, head + 1, __ATOMIC_RELEASE);
     }
   }
@@ -229,13 +232,18 @@ scope_profiler_stop (void)
   g_mutex_unlock (&threads_lock);
 }
 
-/* Shares the thread's pending CPU among the stacks its signal recorded;
- * with none, and when the timer cannot be trusted to bring one (there is
- * none, its signal is blocked, or this is the last sample), charges it to
- * where the thread is now. Under the lock. */
+/* Shares the thread's pending CPU among the stacks its signal recorded.
+ * The timer is checked at kernel ticks that find the thread running, so a
+ * thread working in short bursts may wait long for one: its CPU stays
+ * pending meanwhile. Without a stack, and when none can be expected (no
+ * timer, a thread that used a second of CPU without one: its signal is
+ * blocked, or the last sample), the CPU goes to where the thread is now.
+ * Under the lock. */
 static guint
 drain (ScopeThread * t, ScopeCharge * out, guint max, gboolean final)
 {
+  guint64 hopeless = MAX (G_GUINT64_CONSTANT (1000000000),
+      100 * prof_interval_ns);
   ScopeStackRing *r = t->ring;
   guint n = 0, i;
 
@@ -246,8 +254,8 @@ drain (ScopeThread * t, ScopeCharge * out, guint max, gboolean final)
     __atomic_store_n (&r->tail, tail, __ATOMIC_RELEASE);
   }
   if (n == 0 && t->pending_ns > 0 && max > 0 && (final || !t->has_timer
-          || t->pending_ns >= 4 * prof_interval_ns)) {
-    copy_stack (t, &out[0].stack);
+          || t->pending_ns >= hopeless)) {
+    copy_stack (t, &out[0].stack, final);
     n = 1;
   }
   for (i = 0; i < n; i++) {
