@@ -62,5 +62,7 @@ for _ in $(seq 30); do
 done
 go run ./cmd/gstscope-report -pyroscope "http://127.0.0.1:$port" -service "$service"
 echo
-echo "Browse it: scripts/pyroscope-server.sh $port $data, then open http://localhost:$port"
-echo "and choose the service $service (or query the API as cmd/gstscope-report does)."
+echo "The data stays in $data: scripts/pyroscope-server.sh $port $data serves it again."
+echo "That server is built from source without the web UI: view flame graphs in Grafana"
+echo "(Pyroscope data source, URL http://localhost:$port, service $service), or query it as"
+echo "go run ./cmd/gstscope-report -pyroscope http://localhost:$port -service $service does."
