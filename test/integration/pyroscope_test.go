@@ -246,3 +246,30 @@ func TestElementCPUMetric(t *testing.T) {
 		t.Errorf("gstreamer_element_cpu_seconds_total without the pyroscope tracer")
 	}
 }
+
+// Bad settings are warnings that name the value and what is used instead;
+// the tracer profiles with the rest.
+func TestProfileBadSettings(t *testing.T) {
+	base := pyroscopeURL(t)
+	name := uniqueName("bad")
+	env := gstEnv(t, "pyroscope(flags=element+bogus,upload-interval=soon)",
+		"GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+name,
+		"GST_PYROSCOPE_SAMPLE_RATE=-5", "GST_PYROSCOPE_TAGS=novalue,ok=1,__x=2",
+		"GST_PYROSCOPE_STOP_AGENT_ON_DISPOSE=maybe")
+	r := measure(t, env, "fakesrc num-buffers=50 ! scopeburn cpu-us=2000 ! fakesink")
+	for _, want := range []string{
+		`unknown flag "bogus"`,
+		`upload-interval="soon" is not a duration`,
+		`GST_PYROSCOPE_SAMPLE_RATE="-5" is not a positive number of samples per second; using 100`,
+		`tag "novalue" has no '='`,
+		`tag key "__x" is not a label name`,
+		`GST_PYROSCOPE_STOP_AGENT_ON_DISPOSE="maybe" is not a boolean (true or false); using true`,
+	} {
+		if countLines(r.Stderr, want) != 1 {
+			t.Errorf("no warning %q in the log:\n%s", want, tail(r.Stderr))
+		}
+	}
+	if f := waitFlame(t, base, `{service_name="`+name+`",ok="1"}`); f.Self["scopeburn0"] == 0 {
+		t.Errorf("no scopeburn0 CPU in the profile tagged ok=1: %v", f.names())
+	}
+}
