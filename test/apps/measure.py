@@ -11,7 +11,8 @@ the request-metrics signal, the way a user's application would. Prints JSON:
    "queries": {"elem:pad": {"live": b, "min": ns, "max": ns}},
    "props": {"elem:prop": value},
    "run_ns": wall time from PLAYING to EOS,
-   "cpu_ns": the process's CPU time over the same span}
+   "cpu_ns": the process's CPU time over the same span,
+   "cpu_total_ns": the process's CPU time from its start to the output}
 
 Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
                   [--probe ELEM:PAD ...] [--query ELEM:PAD ...]
@@ -118,7 +119,8 @@ def main(argv):
     for p in pipelines:
         p.set_state(Gst.State.NULL)
     json.dump({"metrics": metrics, "probes": seen, "queries": answers,
-               "props": values, "run_ns": run_ns, "cpu_ns": cpu_ns}, sys.stdout)
+               "props": values, "run_ns": run_ns, "cpu_ns": cpu_ns,
+               "cpu_total_ns": time.process_time_ns()}, sys.stdout)
     sys.stdout.flush()
     if deinit:
         del pipelines, p

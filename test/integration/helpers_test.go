@@ -66,8 +66,9 @@ type result struct {
 	Probes  map[string][][2]float64      `json:"probes"`
 	Queries map[string]map[string]any    `json:"queries"`
 	Props   map[string]float64           `json:"props"`
-	RunNs   int64                        `json:"run_ns"` // PLAYING to EOS
-	CPUNs   int64                        `json:"cpu_ns"` // process CPU, same span
+	RunNs   int64                        `json:"run_ns"`       // PLAYING to EOS
+	CPUNs   int64                        `json:"cpu_ns"`       // process CPU, same span
+	CPUAll  int64                        `json:"cpu_total_ns"` // process CPU, from its start
 	Stderr  string                       `json:"-"`
 	Wall    time.Duration                `json:"-"` // the whole process
 	Fams    map[string]*dto.MetricFamily `json:"-"`

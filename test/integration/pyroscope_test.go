@@ -60,6 +60,9 @@ func TestProfileElementShares(t *testing.T) {
 		}
 	}
 	near(t, "element frames vs process CPU over the run", elements/1e9, float64(r.CPUNs)/1e9, 0.10, 0)
+	// With the thread frames, the profile is the whole process (less what
+	// Python used before the tracer started).
+	near(t, "the profile vs the process's CPU", float64(f.Total)/1e9, float64(r.CPUAll)/1e9, 0.10, 0)
 	near(t, "pipeline second's frames vs its burner", float64(f.Roots["second"])/1e9, r.Props["c:burnt-ns"]/1e9, 0.25, 0.05)
 
 	// (The sinks' microseconds per buffer are rarely sampled: not required.)
