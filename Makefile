@@ -3,6 +3,7 @@
 #   make demo     run a demo pipeline with the tracer and print what it saw
 #   make test     every test (installs missing Debian packages first)
 #   make memcheck the hooks under valgrind (part of make test)
+#   make bench    what tracing costs, against the alternatives (not in CI)
 #   make install  copy the plugin into your GStreamer plugin directory
 
 GO      ?= go
@@ -13,7 +14,7 @@ PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
 # The test-only plugin: the noop tracer (the framework floor) and scopeburn.
 TESTPLUGIN := $(BUILD)/test/libgstscopetest.so
 
-.PHONY: all build deps demo test unit integration memcheck install clean testplugin pyroscope
+.PHONY: all build deps demo test unit integration memcheck install clean testplugin pyroscope bench
 
 all: build
 
@@ -64,3 +65,8 @@ clean:
 
 memcheck: build
 	@scripts/memcheck.sh
+
+# Medians of 5 interleaved runs per configuration; ~15 min. The Markdown
+# goes to stdout and build/bench.md (copy the numbers into BENCHMARKS.md).
+bench: build testplugin
+	$(GO) run ./bench -runs 5 | tee $(BUILD)/bench.md
