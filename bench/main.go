@@ -43,6 +43,8 @@ type pipeline struct {
 
 type config struct{ name, tracers string }
 
+const bothTracers = "prometheus-latency-tracer(flags=pipeline+element+reported);pyroscope"
+
 var configs = []config{
 	{"none", ""},
 	{"floor (noop tracer)", "noop"},
@@ -114,6 +116,7 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per configuration (the median is reported)")
 	scale := flag.Float64("scale", 1, "multiply every pipeline's buffer count")
 	only := flag.String("only", "", "comma-separated pipelines to run (P1,P2,...); empty: all")
+	skip := flag.String("skip", "", "comma-separated configurations to leave out, by name prefix (\"core\")")
 	plugin := flag.String("plugin", "build", "directory of libgstscope.so")
 	testPlugin := flag.String("test-plugin", "build/test", "directory of the test plugin (noop tracer)")
 	flag.Parse()
@@ -135,6 +138,14 @@ func main() {
 		"GST_PYROSCOPE_SERVER_URL="+sink, "GST_PYROSCOPE_TRACER_NAME=bench")
 	_, err = e.launch("noop", "fakesrc num-buffers=1 ! fakesink") // build the registry
 	check(err)
+	configs = slices.DeleteFunc(slices.Clone(configs), func(c config) bool {
+		for _, p := range strings.Split(*skip, ",") {
+			if p != "" && c.name != "none" && !strings.HasPrefix(c.name, "floor") && strings.HasPrefix(c.name, p) {
+				return true
+			}
+		}
+		return false
+	})
 
 	fmt.Printf("# gstscope benchmark\n\n")
 	fmt.Printf("%s, %s, %d CPUs, %s; %d runs per configuration, interleaved; medians.\n\n",
@@ -191,7 +202,7 @@ func main() {
 		fmt.Println("| ---: | ---: |")
 		for _, n := range []int{1000000, 10000000} {
 			n = max(1, int(float64(n)**scale))
-			res, err := e.launch(configs[7].tracers, fmt.Sprintf(pipelines(1)[0].text, n))
+			res, err := e.launch(bothTracers, fmt.Sprintf(pipelines(1)[0].text, n))
 			check(err)
 			fmt.Printf("| %d | %.1f MB |\n", n, float64(res.rssKB)/1024)
 		}

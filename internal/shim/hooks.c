@@ -68,15 +68,39 @@ since (guint64 ts, guint64 start)
   return ts > start ? ts - start : 0;
 }
 
+static inline gboolean
+pad_live (ScopePad * p)
+{
+  return p && !g_atomic_int_get (&p->dead) && (p->transparent
+      || !g_atomic_int_get (&p->elem->dead));
+}
+
 static inline ScopePad *
-pad_get (GstPad * pad)
+pad_lookup (GstPad * pad)
 {
   ScopePad *p = g_object_get_qdata ((GObject *) pad, scope_slot_quark);
-  if (G_LIKELY (p && !g_atomic_int_get (&p->dead) && (p->transparent
-              || !g_atomic_int_get (&p->elem->dead))))
+  if (G_LIKELY (pad_live (p)))
     return p;
   return scope_pad_create (pad);
 }
+
+/* The slot of pad, through the thread's cache. */
+static inline ScopePad *
+pad_get_t (ScopeThread * t, GstPad * pad)
+{
+  guintptr a = (guintptr) pad;
+  guint h = ((a >> 4) ^ (a >> 10)) & (SCOPE_PAD_CACHE - 1);
+  ScopePad *p = t->pc[h].slot;
+
+  if (G_LIKELY (t->pc[h].pad == pad && pad_live (p)))
+    return p;
+  p = pad_lookup (pad);
+  t->pc[h].pad = pad;
+  t->pc[h].slot = p;
+  return p;
+}
+
+#define pad_get(pad) pad_get_t (thr (), (pad))
 
 static inline void
 count (ScopePad * p, guint n, gsize bytes)

@@ -125,6 +125,7 @@ void scope_hooks_register (GstTracer * tracer);
 #define SCOPE_MAX_DEPTH 64
 #define SCOPE_MAX_QUERIES 16
 #define SCOPE_SAMPLE_DEPTH 32
+#define SCOPE_PAD_CACHE 64
 
 typedef struct {
   gconstpointer gstpad;         /* compared with the post hook's pad only */
@@ -165,6 +166,14 @@ struct _ScopeThread {
     gint64 min, max;
   } q[SCOPE_MAX_QUERIES];
   ScopeFrame f[SCOPE_MAX_DEPTH];
+  /* Pad -> slot, direct-mapped: a hit spares the qdata lookup (a lock and
+   * a list walk). The pad pointer is only compared; a slot whose pad was
+   * finalized is dead, so a new pad at the same address is never taken for
+   * the old one. */
+  struct {
+    gconstpointer pad;
+    ScopePad *slot;
+  } pc[SCOPE_PAD_CACHE];
   /* Profiling, under the registry lock unless noted. */
   gint tid;                     /* the kernel's thread id */
   gboolean has_timer;
