@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,9 +25,21 @@ type Tracer struct {
 	s    *sampler
 	name string // the ingest name: app{tag=value,...}
 
-	stop     chan struct{}
+	every    time.Duration // how often the sampler wakes up
+	stopping atomic.Bool
 	done     chan struct{}
 	stopOnce sync.Once
+}
+
+// sampleEvery is how often the sampler wakes up. With the CPU timers, the
+// signals decide where CPU is charged and the sampler only collects: every
+// 16 samples' worth (half a ring), 10-100 ms. Without them it looks where
+// threads are, at the sample rate.
+func sampleEvery(rate int, timers bool) time.Duration {
+	if !timers {
+		return time.Second / time.Duration(rate)
+	}
+	return min(max(16*time.Second/time.Duration(rate), 10*time.Millisecond), 100*time.Millisecond)
 }
 
 // Start begins sampling and uploading. It does not wait for the server: an
@@ -40,13 +53,15 @@ func Start(cfg Config, stacks Stacks, log Logger) (*Tracer, error) {
 	}
 	t := &Tracer{
 		cfg: cfg, log: log, up: up, s: newSampler(stacks), name: ingestName(cfg),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		done: make(chan struct{}),
 	}
 	how := "CPU timers on every streaming thread"
-	if err := stacks.Start(cfg.SampleRate); err != nil {
+	err = stacks.Start(cfg.SampleRate)
+	if err != nil {
 		how = "where threads are at each sample (less precise for threads that work in bursts)"
 		log.Warn(fmt.Sprintf("cannot use per-thread CPU timers: %v; charging CPU to %s", err, how))
 	}
+	t.every = sampleEvery(cfg.SampleRate, err == nil)
 	started := make(chan struct{})
 	go t.run(started)
 	<-started
@@ -87,7 +102,6 @@ func (t *Tracer) run(started chan struct{}) {
 		nameThisThread(name)
 		runtime.UnlockOSThread()
 	}()
-	interval := time.Second / time.Duration(t.cfg.SampleRate)
 	now := time.Now()
 	if err := t.s.sample(now, nil, true); err != nil {
 		t.log.Warn(fmt.Sprintf("cannot read the process's threads: %v; no profiles", err))
@@ -95,28 +109,31 @@ func (t *Tracer) run(started chan struct{}) {
 	}
 	signalStarted()
 	p := newPeriod(now)
-	timer := time.NewTimer(jitter(interval))
-	defer timer.Stop()
 	failed := false
 	for {
-		select {
-		case <-t.stop:
-			end := time.Now()
-			_ = t.s.sample(end, p, true)
-			t.send(p, end)
+		// A plain sleep: a Go timer would wake this locked thread through
+		// the scheduler, a futex handoff that cost more than the sample.
+		sleep(jitter(t.every))
+		now := time.Now()
+		if t.stopping.Load() {
+			_ = t.s.sample(now, p, true)
+			t.send(p, now)
 			return
-		case now := <-timer.C:
-			if err := t.s.sample(now, p, false); err != nil && !failed {
-				t.log.Warn(fmt.Sprintf("sampling failed: %v", err))
-				failed = true
-			}
-			if now.Sub(p.start) >= t.cfg.UploadInterval {
-				t.send(p, now)
-				p = newPeriod(now)
-			}
-			timer.Reset(jitter(interval))
+		}
+		if err := t.s.sample(now, p, false); err != nil && !failed {
+			t.log.Warn(fmt.Sprintf("sampling failed: %v", err))
+			failed = true
+		}
+		if now.Sub(p.start) >= t.cfg.UploadInterval {
+			t.send(p, now)
+			p = newPeriod(now)
 		}
 	}
+}
+
+func sleep(d time.Duration) {
+	ts := syscall.NsecToTimespec(d.Nanoseconds())
+	_ = syscall.Nanosleep(&ts, nil) // an early wake-up only samples early
 }
 
 // jitter spreads samples uniformly over [d/2, 3d/2): a pipeline doing the
@@ -152,7 +169,7 @@ func (t *Tracer) send(p *period, end time.Time) {
 func (t *Tracer) Stop() {
 	t.stopOnce.Do(func() {
 		deadline := time.Now().Add(FlushTimeout)
-		close(t.stop)
+		t.stopping.Store(true)
 		select {
 		case <-t.done:
 		case <-time.After(FlushTimeout):

@@ -180,6 +180,7 @@ struct _ScopeThread {
   timer_t timer;                /* fires every 1/rate s of this thread's CPU */
   ScopeStackRing *ring;         /* atomic: the handler reads it */
   guint64 pending_ns;           /* CPU not yet matched with a stack */
+  guint64 cpu_seen_ns;          /* the sampler's last reading of its clock */
   ScopeThread *next;            /* the registry */
 };
 

@@ -36,6 +36,10 @@ gint scope_sampling;
 
 static GMutex threads_lock;
 static ScopeThread *threads;
+/* What threads that exited since the last sample used, for the sampler. */
+#define GRAVEYARD 64
+static ScopeCharge graveyard[GRAVEYARD];
+static guint n_graveyard;
 static gint prof_signo;         /* the handler's signal, once installed */
 static guint64 prof_interval_ns;        /* 0: no profiling; under the lock */
 
@@ -135,10 +139,14 @@ timer_disarm (ScopeThread * t)
   t->has_timer = FALSE;
 }
 
+static guint drain (ScopeThread * t, ScopeCharge * out, guint max,
+    gboolean final);
+
 static void
 thread_free (gpointer data)
 {
   ScopeThread *t = data, **pp;
+  guint64 now;
 
   /* From here on a profiling signal on this thread records nothing. */
   scope_thread_ptr = NULL;
@@ -150,6 +158,12 @@ thread_free (gpointer data)
       break;
     }
   timer_disarm (t);
+  /* Its CPU since the sampler last looked would vanish with it. */
+  if (g_atomic_int_get (&scope_sampling) && thread_cpu_ns (t->tid, &now)) {
+    t->pending_ns += now > t->cpu_seen_ns ? now - t->cpu_seen_ns : 0;
+    n_graveyard += drain (t, graveyard + n_graveyard, GRAVEYARD - n_graveyard,
+        TRUE);
+  }
   g_mutex_unlock (&threads_lock);
   g_free (t->ring);
   g_free (t);
@@ -286,10 +300,14 @@ scope_sample (ScopeSample * s, guint n, ScopeCharge * out, guint max,
   }
 
   g_mutex_lock (&threads_lock);
+  for (i = 0; i < n_graveyard && nout < max; i++)
+    out[nout++] = graveyard[i];
+  n_graveyard = 0;
   for (t = threads; t; t = t->next)
     for (i = 0; i < n; i++)
       if (s[i].tid == t->tid && !s[i].gone) {
         t->pending_ns += s[i].other_ns;
+        t->cpu_seen_ns = s[i].cpu_ns;
         s[i].other_ns = 0;
         nout += drain (t, out + nout, max - nout, final);
         break;
