@@ -113,7 +113,7 @@ func (t *Tracer) run(started chan struct{}) {
 	for {
 		// A plain sleep: a Go timer would wake this locked thread through
 		// the scheduler, a futex handoff that cost more than the sample.
-		sleep(jitter(t.every))
+		sleep(jitter(t.every), &t.stopping)
 		now := time.Now()
 		if t.stopping.Load() {
 			_ = t.s.sample(now, p, true)
@@ -131,9 +131,17 @@ func (t *Tracer) run(started chan struct{}) {
 	}
 }
 
-func sleep(d time.Duration) {
-	ts := syscall.NsecToTimespec(d.Nanoseconds())
-	_ = syscall.Nanosleep(&ts, nil) // an early wake-up only samples early
+// sleep sleeps d in steps of at most 10 ms, so that stopping is noticed
+// soon (each wake-up costs microseconds).
+func sleep(d time.Duration, stop *atomic.Bool) {
+	for end := time.Now().Add(d); !stop.Load(); {
+		left := time.Until(end)
+		if left <= 0 {
+			return
+		}
+		ts := syscall.NsecToTimespec(min(left, 10*time.Millisecond).Nanoseconds())
+		_ = syscall.Nanosleep(&ts, nil) // an early wake-up only samples early
+	}
 }
 
 // jitter spreads samples uniformly over [d/2, 3d/2): a pipeline doing the

@@ -30,6 +30,13 @@ enum {
   SCOPE_FLAG_LATENCY = 1 << 3,  /* the latency tracer runs: count pads */
 };
 
+/* Data written by different threads sits on different cache lines: a line
+ * shared by two writers bounces between their cores on every buffer. Slots
+ * and rings are allocated with this alignment (scope_alloc). */
+#define SCOPE_CACHE_LINE 64
+#define scope_alloc(type) \
+    ((type *) g_aligned_alloc0 (1, sizeof (type), SCOPE_CACHE_LINE))
+
 /* Histogram bucket upper bounds in nanoseconds (1 us .. 10 s), plus +Inf. */
 #define SCOPE_NBOUNDS 22
 #define SCOPE_NBUCKETS (SCOPE_NBOUNDS + 1)
@@ -38,7 +45,7 @@ extern const guint64 scope_bounds_ns[SCOPE_NBOUNDS];
 typedef struct {
   guint64 counts[SCOPE_NBUCKETS];       /* per bucket, not cumulative */
   guint64 sum_ns;
-} ScopeHist;
+} __attribute__ ((aligned (SCOPE_CACHE_LINE))) ScopeHist;
 
 /* A single-producer single-consumer ring of buffers that entered an element
  * which outputs them from another thread (a queue, an aggregator): the
@@ -52,8 +59,8 @@ typedef struct {
   ScopeElement *origin;
 } ScopeRingEntry;
 typedef struct {
-  guint64 head;                 /* written by the producer */
-  guint64 tail;                 /* written by the consumer */
+  guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* producer */
+  guint64 tail __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* consumer */
   ScopeRingEntry e[SCOPE_RING];
 } ScopeRing;
 
@@ -67,7 +74,7 @@ typedef struct {
 
 typedef struct _ScopePad ScopePad;
 
-struct _ScopeElement {
+struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   gint dead;                    /* atomic */
   guint64 id;                   /* unique for the life of the process */
   gint async;                   /* atomic: outputs leave from another thread */
@@ -85,7 +92,7 @@ struct _ScopeElement {
   ScopeElement *next;
 };
 
-struct _ScopePad {
+struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   gint dead;                    /* atomic */
   gboolean transparent;         /* ghost and proxy pads: not an element's */
   gboolean sink;

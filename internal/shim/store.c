@@ -27,7 +27,7 @@ slot_dead (gpointer data)
 static ScopeRing *
 ring_new (void)
 {
-  return g_new0 (ScopeRing, 1);
+  return scope_alloc (ScopeRing);
 }
 
 /* Element path below the top-level bin, and the top-level bin's name. */
@@ -81,7 +81,7 @@ element_get_locked (GstElement * element)
 
   if (e && !g_atomic_int_get (&e->dead))
     return e;
-  e = g_new0 (ScopeElement, 1);
+  e = scope_alloc (ScopeElement);
   e->id = ++last_id;
   element_labels (element, &e->pipeline, &e->path);
   factory = gst_element_get_factory (element);
@@ -122,7 +122,7 @@ scope_pad_create (GstPad * pad)
     goto out;
 
   parent = gst_object_get_parent (GST_OBJECT (pad));
-  p = g_new0 (ScopePad, 1);
+  p = scope_alloc (ScopePad);
   p->name = gst_object_get_name (GST_OBJECT (pad));
   p->sink = GST_PAD_IS_SINK (pad);
   /* Ghost pads (parent is a bin) and their internal proxy pads (parent is
