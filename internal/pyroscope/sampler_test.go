@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // fakeThread is what the fake Stacks reports for one tid: its cumulative
@@ -359,4 +360,11 @@ func TestSamplerListsEvery(t *testing.T) {
 	if lists != 3 {
 		t.Errorf("threads listed %d times, want 3 (a baseline lists)", lists)
 	}
+}
+
+// nameThisThread names the calling OS thread; the caller has locked its
+// goroutine to it.
+func nameThisThread(name string) {
+	b := append([]byte(name), 0)
+	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0)
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"os"
 	"strconv"
-	"syscall"
-	"unsafe"
 )
 
 // listThreads appends the kernel ids of the process's threads to buf.
@@ -35,11 +33,4 @@ func threadName(tid int32) string {
 		return "unknown"
 	}
 	return string(bytes.TrimRight(b, "\n"))
-}
-
-// nameThisThread names the calling OS thread; the caller has locked its
-// goroutine to it.
-func nameThisThread(name string) {
-	b := append([]byte(name), 0)
-	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0)
 }

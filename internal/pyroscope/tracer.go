@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/grafana/pyroscope-go/upstream"
@@ -27,6 +25,7 @@ type Tracer struct {
 
 	every    time.Duration // how often the sampler wakes up
 	stopping atomic.Bool
+	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
 }
@@ -53,7 +52,7 @@ func Start(cfg Config, stacks Stacks, log Logger) (*Tracer, error) {
 	}
 	t := &Tracer{
 		cfg: cfg, log: log, up: up, s: newSampler(stacks), name: ingestName(cfg),
-		done: make(chan struct{}),
+		done: make(chan struct{}), stop: make(chan struct{}),
 	}
 	how := "CPU timers on every streaming thread"
 	err = stacks.Start(cfg.SampleRate)
@@ -81,8 +80,7 @@ func ingestName(cfg Config) string {
 	return cfg.TracerName + "{" + strings.Join(tags, ",") + "}"
 }
 
-// run samples on a thread of its own, named so that its CPU shows in the
-// profile as thread:gstscope-prof.
+// run samples every t.every until stopped, then sends the last period.
 func (t *Tracer) run(started chan struct{}) {
 	var startOnce sync.Once
 	signalStarted := func() { startOnce.Do(func() { close(started) }) }
@@ -93,15 +91,9 @@ func (t *Tracer) run(started chan struct{}) {
 			t.log.Warn(fmt.Sprintf("the profiler stopped: %v", r))
 		}
 	}()
-	// A locked goroutine that ends takes its thread with it, except the
-	// runtime's first thread, which would stay parked under our name.
-	runtime.LockOSThread()
-	name := threadName(int32(syscall.Gettid()))
-	nameThisThread("gstscope-prof")
-	defer func() {
-		nameThisThread(name)
-		runtime.UnlockOSThread()
-	}()
+	// The sampler is an ordinary goroutine. Locked to a thread of its own
+	// (to give it a name in the profile) it cost ten times as much: every
+	// wake-up was a handoff between two threads.
 	now := time.Now()
 	if err := t.s.sample(now, nil, true); err != nil {
 		t.log.Warn(fmt.Sprintf("cannot read the process's threads: %v; no profiles", err))
@@ -110,10 +102,14 @@ func (t *Tracer) run(started chan struct{}) {
 	signalStarted()
 	p := newPeriod(now)
 	failed := false
+	timer := time.NewTimer(jitter(t.every))
+	defer timer.Stop()
 	for {
-		// A plain sleep: a Go timer would wake this locked thread through
-		// the scheduler, a futex handoff that cost more than the sample.
-		sleep(jitter(t.every), &t.stopping)
+		select {
+		case <-timer.C:
+		case <-t.stop:
+		}
+		timer.Reset(jitter(t.every))
 		now := time.Now()
 		if t.stopping.Load() {
 			_ = t.s.sample(now, p, true)
@@ -128,19 +124,6 @@ func (t *Tracer) run(started chan struct{}) {
 			t.send(p, now)
 			p = newPeriod(now)
 		}
-	}
-}
-
-// sleep sleeps d in steps of at most 10 ms, so that stopping is noticed
-// soon (each wake-up costs microseconds).
-func sleep(d time.Duration, stop *atomic.Bool) {
-	for end := time.Now().Add(d); !stop.Load(); {
-		left := time.Until(end)
-		if left <= 0 {
-			return
-		}
-		ts := syscall.NsecToTimespec(min(left, 10*time.Millisecond).Nanoseconds())
-		_ = syscall.Nanosleep(&ts, nil) // an early wake-up only samples early
 	}
 }
 
@@ -178,6 +161,7 @@ func (t *Tracer) Stop() {
 	t.stopOnce.Do(func() {
 		deadline := time.Now().Add(FlushTimeout)
 		t.stopping.Store(true)
+		close(t.stop)
 		select {
 		case <-t.done:
 		case <-time.After(FlushTimeout):
