@@ -4,6 +4,7 @@
 #   make test     every test (installs missing Debian packages first)
 #   make memcheck the hooks under valgrind (part of make test)
 #   make bench    what tracing costs, against the alternatives (not in CI)
+#   make fuzz     fuzz the parameter parsers (10 s each in make test)
 #   make install  copy the plugin into your GStreamer plugin directory
 
 GO      ?= go
@@ -14,7 +15,7 @@ PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
 # The test-only plugin: the noop tracer (the framework floor) and scopeburn.
 TESTPLUGIN := $(BUILD)/test/libgstscopetest.so
 
-.PHONY: all build deps demo test unit integration memcheck install clean testplugin pyroscope bench
+.PHONY: all build deps demo test unit integration memcheck install clean testplugin pyroscope bench fuzz
 
 all: build
 
@@ -54,6 +55,7 @@ integration: build testplugin pyroscope
 test: deps build testplugin pyroscope
 	$(GO) vet ./...
 	$(TESTENV) $(GO) test -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
 	@scripts/memcheck.sh
 
 install: build
@@ -65,6 +67,12 @@ clean:
 
 memcheck: build
 	@scripts/memcheck.sh
+
+# The parameter and environment parsers, fuzzed (seeds in testdata/fuzz).
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./internal/latency
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./internal/pyroscope
 
 # Medians of 5 interleaved runs per configuration; ~15 min. The Markdown
 # goes to stdout and build/bench.md (copy the numbers into BENCHMARKS.md).

@@ -73,10 +73,10 @@ func ParseConfig(p params.Params, getenv func(string) string) (Config, []string)
 		cfg.Port = port
 	}
 	if v, ok := p.Fields["bind-address"]; ok {
-		if v == "" {
-			warn = append(warn, fmt.Sprintf("bind-address is empty; using %s", DefaultBindAddress))
+		if a := strings.TrimSpace(strings.Trim(v, "[]")); a == "" {
+			warn = append(warn, fmt.Sprintf("bind-address=%q names no address; using %s", v, DefaultBindAddress))
 		} else {
-			cfg.BindAddress = strings.Trim(v, "[]")
+			cfg.BindAddress = a
 		}
 	}
 	return cfg, warn
