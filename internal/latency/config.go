@@ -20,6 +20,17 @@ const (
 
 var flagNames = map[string]Flags{"pipeline": Pipeline, "element": Element, "reported": Reported}
 
+// String is the flags as GST_TRACERS writes them: pipeline+element.
+func (f Flags) String() string {
+	var names []string
+	for _, n := range []string{"pipeline", "element", "reported"} {
+		if f&flagNames[n] != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, "+")
+}
+
 // EnvPort names the environment variable that enables the HTTP server.
 const EnvPort = "GST_PROMETHEUS_TRACER_PORT"
 

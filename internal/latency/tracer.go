@@ -30,6 +30,7 @@ type Tracer struct {
 // signal keep working.
 func Start(cfg Config, snapshot func() *Snapshot, log Logger) *Tracer {
 	t := &Tracer{cfg: cfg, reg: prometheus.NewRegistry(), log: log}
+	log.Info(fmt.Sprintf("measuring flags=%v", cfg.Flags))
 	t.reg.MustRegister(NewCollector(cfg.Flags, snapshot))
 	if addr := cfg.Addr(); addr != "" {
 		srv, err := server.Start(addr, t.reg, log.Warn)
