@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/grafana/pyroscope-go/upstream"
@@ -24,7 +23,6 @@ type Tracer struct {
 	name string // the ingest name: app{tag=value,...}
 
 	every    time.Duration // how often the sampler wakes up
-	stopping atomic.Bool
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -106,16 +104,15 @@ func (t *Tracer) run(started chan struct{}) {
 	defer timer.Stop()
 	for {
 		select {
-		case <-timer.C:
 		case <-t.stop:
-		}
-		timer.Reset(jitter(t.every))
-		now := time.Now()
-		if t.stopping.Load() {
+			now := time.Now()
 			_ = t.s.sample(now, p, true)
 			t.send(p, now)
 			return
+		case <-timer.C:
 		}
+		timer.Reset(jitter(t.every))
+		now := time.Now()
 		if err := t.s.sample(now, p, false); err != nil && !failed {
 			t.log.Warn(fmt.Sprintf("sampling failed: %v", err))
 			failed = true
@@ -160,7 +157,6 @@ func (t *Tracer) send(p *period, end time.Time) {
 func (t *Tracer) Stop() {
 	t.stopOnce.Do(func() {
 		deadline := time.Now().Add(FlushTimeout)
-		t.stopping.Store(true)
 		close(t.stop)
 		select {
 		case <-t.done:

@@ -32,14 +32,8 @@ func gstscopeLatencyStart(obj unsafe.Pointer, params *C.char) (flags C.int) {
 			log.Warn(fmt.Sprintf("starting the latency tracer failed: %v", r))
 		}
 	}()
-	raw := ""
-	if params != nil {
-		raw = goString(params)
-	}
-	cfg, warnings := latency.ParseConfig(parseParams(raw), os.Getenv)
-	for _, w := range warnings {
-		log.Warn(w)
-	}
+	cfg, warnings := latency.ParseConfig(parseParams(goString(params)), os.Getenv)
+	log.WarnAll(warnings)
 	mu.Lock()
 	defer mu.Unlock()
 	if active != nil {
@@ -93,14 +87,8 @@ func gstscopePyroscopeStart(obj unsafe.Pointer, params *C.char) (res C.int) {
 			res = 0
 		}
 	}()
-	raw := ""
-	if params != nil {
-		raw = goString(params)
-	}
-	cfg, warnings := pyroscope.ParseConfig(parseParams(raw), os.Getenv)
-	for _, w := range warnings {
-		log.Warn(w)
-	}
+	cfg, warnings := pyroscope.ParseConfig(parseParams(goString(params)), os.Getenv)
+	log.WarnAll(warnings)
 	profMu.Lock()
 	defer profMu.Unlock()
 	if prof != nil {

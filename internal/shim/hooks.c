@@ -86,7 +86,7 @@ pad_lookup (GstPad * pad)
 
 /* The slot of pad, through the thread's cache. */
 static inline ScopePad *
-pad_get_t (ScopeThread * t, GstPad * pad)
+pad_get (ScopeThread * t, GstPad * pad)
 {
   guintptr a = (guintptr) pad;
   guint h = ((a >> 4) ^ (a >> 10)) & (SCOPE_PAD_CACHE - 1);
@@ -99,8 +99,6 @@ pad_get_t (ScopeThread * t, GstPad * pad)
   t->pc[h].slot = p;
   return p;
 }
-
-#define pad_get(pad) pad_get_t (thr (), (pad))
 
 static inline void
 count (ScopePad * p, guint n, gsize bytes)
@@ -351,15 +349,16 @@ static void
 on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
 {
   ScopeThread *t = thr ();
+  gboolean latency = latency_on ();
   ScopePad *p;
 
-  if (t->depth > 0 && !latency_on ())
+  if (t->depth > 0 && !latency)
     return;
-  p = pad_get (pad);
+  p = pad_get (t, pad);
   if (G_UNLIKELY (!p) || p->transparent)
     return;
   own (t, p);
-  if (!latency_on ())
+  if (!latency)
     return;
   count (p, 1, gst_buffer_get_size (buf));
   leave (t, p->elem, ts, buf, 1);
@@ -370,16 +369,17 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
     GstBufferList * list)
 {
   ScopeThread *t = thr ();
+  gboolean latency = latency_on ();
   ScopePad *p;
   guint n = gst_buffer_list_length (list);
 
-  if (t->depth > 0 && !latency_on ())
+  if (t->depth > 0 && !latency)
     return;
-  p = pad_get (pad);
+  p = pad_get (t, pad);
   if (G_UNLIKELY (!p) || p->transparent || n == 0)
     return;
   own (t, p);
-  if (!latency_on ())
+  if (!latency)
     return;
   count (p, n, gst_buffer_list_calculate_size (list));
   leave (t, p->elem, ts, gst_buffer_list_get (list, 0), n);
@@ -389,7 +389,7 @@ static void
 on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
 {
   ScopeThread *t = thr ();
-  ScopePad *p = pad_get (pad);
+  ScopePad *p = pad_get (t, pad);
   if (G_UNLIKELY (!p) || p->transparent) {
     frame_push (t, pad, NULL, NULL, ts, 1);
     return;
@@ -407,7 +407,7 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
     GstBufferList * list)
 {
   ScopeThread *t = thr ();
-  ScopePad *p = pad_get (pad);
+  ScopePad *p = pad_get (t, pad);
   guint n = gst_buffer_list_length (list);
   if (G_UNLIKELY (!p) || p->transparent || n == 0) {
     frame_push (t, pad, NULL, NULL, ts, 1);
@@ -433,11 +433,12 @@ static void
 on_pull_range_pre (GObject * o, GstClockTime ts, GstPad * pad, guint64 offset,
     guint size)
 {
+  ScopeThread *t = thr ();
   GstPad *peer = gst_pad_get_peer (pad);
-  ScopePad *p = peer ? pad_get (peer) : NULL;
+  ScopePad *p = peer ? pad_get (t, peer) : NULL;
   if (p && p->transparent)
     p = NULL;
-  frame_push (thr (), pad, p ? p->elem : NULL, p, ts, 1);
+  frame_push (t, pad, p ? p->elem : NULL, p, ts, 1);
   if (peer)
     gst_object_unref (peer);
 }
@@ -457,7 +458,7 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
     return;
   size = gst_buffer_get_size (buf);
   count (f->pad, 1, size);
-  sp = pad_get (pad);
+  sp = pad_get (t, pad);
   if (!sp || sp->transparent)
     return;
   count (sp, 1, size);
@@ -496,11 +497,11 @@ on_query_post (GObject * o, GstClockTime ts, GstPad * pad, GstQuery * query,
       || !(g_atomic_int_get (&scope_flags) & SCOPE_FLAG_REPORTED)
       || !GST_PAD_IS_SRC (pad))
     return;
-  p = pad_get (pad);
+  t = thr ();
+  p = pad_get (t, pad);
   if (!p || p->transparent)
     return;
   e = p->elem;
-  t = thr ();
   peer_el = scope_real_peer_element (pad);
   if (peer_el) {
     peer = scope_element_get (peer_el);

@@ -21,3 +21,10 @@ func (l logger) log(level C.gint, msg string) {
 
 func (l logger) Warn(msg string) { l.log(C.GST_LEVEL_WARNING, msg) }
 func (l logger) Info(msg string) { l.log(C.GST_LEVEL_INFO, msg) }
+
+// WarnAll writes one warning per message.
+func (l logger) WarnAll(msgs []string) {
+	for _, m := range msgs {
+		l.Warn(m)
+	}
+}

@@ -294,7 +294,9 @@ scope_sample (ScopeSample * s, guint n, ScopeCharge * out, guint max,
     s[i].gone = !thread_cpu_ns (s[i].tid, &now);
     if (s[i].gone)
       continue;
-    /* A smaller reading is a new thread that reused the id. */
+    /* A smaller reading is a new thread that reused the id. The delta
+     * stays in other_ns for threads without a stack; the others move it
+     * to their pending CPU below. */
     s[i].other_ns = now >= s[i].cpu_ns ? now - s[i].cpu_ns : now;
     s[i].cpu_ns = now;
   }
