@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  pkg-config gcc make
+  pkg-config gcc make curl
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   python3 python3-gi gir1.2-gstreamer-1.0
