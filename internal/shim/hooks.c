@@ -3,7 +3,8 @@
  * Every function here runs synchronously on a GStreamer streaming thread,
  * inside gst_pad_push(), gst_pad_chain() or gst_pad_pull_range(). They take
  * no lock, allocate nothing (after a thread's first hook) and never call Go:
- * they find the pad's slot through qdata and update it with relaxed atomics.
+ * they find the pad's slot through a per-thread cache (qdata on a miss) and
+ * update it with relaxed atomics.
  *
  * How time is attributed:
  * - Each thread keeps a stack of frames, one per chain (or getrange) call it
@@ -68,23 +69,8 @@ since (guint64 ts, guint64 start)
   return ts > start ? ts - start : 0;
 }
 
-static inline gboolean
-pad_live (ScopePad * p)
-{
-  return p && !g_atomic_int_get (&p->dead) && (p->transparent
-      || !g_atomic_int_get (&p->elem->dead));
-}
-
-static inline ScopePad *
-pad_lookup (GstPad * pad)
-{
-  ScopePad *p = g_object_get_qdata ((GObject *) pad, scope_slot_quark);
-  if (G_LIKELY (pad_live (p)))
-    return p;
-  return scope_pad_create (pad);
-}
-
-/* The slot of pad, through the thread's cache. */
+/* The slot of pad, through the thread's cache: a hit needs the slot in
+ * the state it was cached in (not dead, not reused) and its element alive. */
 static inline ScopePad *
 pad_get (ScopeThread * t, GstPad * pad)
 {
@@ -92,9 +78,10 @@ pad_get (ScopeThread * t, GstPad * pad)
   guint h = ((a >> 4) ^ (a >> 10)) & (SCOPE_PAD_CACHE - 1);
   ScopePad *p = t->pc[h].slot;
 
-  if (G_LIKELY (t->pc[h].pad == pad && pad_live (p)))
+  if (G_LIKELY (t->pc[h].pad == pad && scope_state (p) == t->pc[h].state
+          && (p->transparent || !scope_dead (p->elem))))
     return p;
-  p = pad_lookup (pad);
+  p = scope_pad_lookup (pad, &t->pc[h].state);
   t->pc[h].pad = pad;
   t->pc[h].slot = p;
   return p;
@@ -200,7 +187,8 @@ ring_take (ScopeElement * e, GstBuffer * buf, ScopeRingEntry * out)
   gint i;
 
   for (i = 0; i < n; i++) {
-    ScopeRing *r = __atomic_load_n (&e->inputs[i]->ring, __ATOMIC_ACQUIRE);
+    ScopePad *in = __atomic_load_n (&e->inputs[i], __ATOMIC_ACQUIRE);
+    ScopeRing *r = in ? __atomic_load_n (&in->ring, __ATOMIC_ACQUIRE) : NULL;
     guint64 tail, head, k, end;
     if (!r)
       continue;

@@ -4,10 +4,17 @@
  * The hot path writes plain counters and histograms that live in "slots":
  * one ScopeElement per element, one ScopePad per pad, found through qdata on
  * the GStreamer object. Slots are created on first sight (cold path, under
- * scope_lock) and are never freed while the process runs, so a pointer to a
- * slot held by a hook, a thread stack or Go's snapshot never dangles. They
- * are marked dead when their object leaves its pipeline or is finalized; the
- * snapshot skips dead slots, which deletes their series.
+ * scope_lock). They are marked dead when their object leaves its pipeline or
+ * is finalized; the snapshot skips dead slots, which deletes their series.
+ *
+ * Slot memory is never returned to the system, only reused for a new object
+ * of the same type once the slot has been dead for SCOPE_QUARANTINE_NS: a
+ * slot pointer held by a hook, a thread stack or a ring therefore never
+ * dangles (it points to a slot, perhaps another object's, never to freed
+ * memory), and the store is as large as the most objects alive at once, not
+ * as all objects ever created. Each slot has a generation, bumped at reuse,
+ * so that the caches keyed by object address (qdata tags, the threads' pad
+ * caches) never take a reused slot for the one they remember.
  */
 #ifndef GSTSCOPE_SCOPE_H
 #define GSTSCOPE_SCOPE_H
@@ -29,6 +36,15 @@ enum {
   SCOPE_FLAG_REPORTED = 1 << 2,
   SCOPE_FLAG_LATENCY = 1 << 3,  /* the latency tracer runs: count pads */
 };
+
+/* A slot's state word: its generation << 1 | dead. One word, so that a
+ * finalized object can mark its slot dead with a compare-and-swap that fails
+ * if the slot was meanwhile reused (see store.c). */
+#define SCOPE_DEAD G_GUINT64_CONSTANT (1)
+#define scope_state(slot) __atomic_load_n (&(slot)->state, __ATOMIC_ACQUIRE)
+#define scope_dead(slot) ((scope_state (slot) & SCOPE_DEAD) != 0)
+/* How long a dead slot waits before reuse: longer than any hook holds it. */
+#define SCOPE_QUARANTINE_NS (2 * GST_SECOND)
 
 /* Data written by different threads sits on different cache lines: a line
  * shared by two writers bounces between their cores on every buffer. Slots
@@ -75,7 +91,11 @@ typedef struct {
 typedef struct _ScopePad ScopePad;
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
-  gint dead;                    /* atomic */
+  guint64 state;                /* atomic: generation << 1 | dead */
+  /* Cold, under scope_lock: the store's lists. */
+  ScopeElement *next;
+  guint64 dead_since;           /* when the store found it dead */
+  /* Reset at reuse: everything from here on. */
   guint64 id;                   /* unique for the life of the process */
   gint async;                   /* atomic: outputs leave from another thread */
   gboolean is_source, is_sink;
@@ -85,28 +105,31 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   guint64 lat_last_ns;
   gint rep_set;                 /* atomic: a LATENCY answer was seen */
   gint64 rep_min_ns, rep_max_ns;        /* G_MAXINT64 means unbounded */
-  ScopePad *inputs[SCOPE_MAX_INPUTS];   /* sink pads, append-only */
-  gint n_inputs;                /* atomic */
+  ScopePad *inputs[SCOPE_MAX_INPUTS];   /* atomic; sink pads, NULL: gone */
+  gint n_inputs;                /* atomic; entries used so far */
   ScopePath paths[SCOPE_MAX_PATHS];     /* for sinks: one per source */
   guint64 cpu_ns;               /* thread CPU the sampler charged to it */
-  ScopeElement *next;
 };
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
-  gint dead;                    /* atomic */
+  guint64 state;                /* atomic: generation << 1 | dead */
+  ScopePad *next;               /* cold, under scope_lock */
+  guint64 dead_since;
+  ScopeRing *ring_mem;          /* kept across reuse; NULL until needed */
+  /* Reset at reuse: everything from here on. */
   gboolean transparent;         /* ghost and proxy pads: not an element's */
   gboolean sink;
   ScopeElement *elem;
   gchar *name;
   guint64 buffers, bytes;
   ScopeRing *ring;              /* atomic; sink pads of async elements */
-  ScopePad *next;
 };
 
 /* store.c: the cold path. */
 extern GMutex scope_lock;
 extern gint scope_flags;        /* atomic; 0 when no latency tracer runs */
-ScopePad *scope_pad_create (GstPad * pad);
+/* The pad's live slot, made if needed; state: the slot's state now. */
+ScopePad *scope_pad_lookup (GstPad * pad, guint64 * state);
 ScopeElement *scope_element_get (GstElement * element);
 void scope_element_make_async (ScopeElement * e);
 void scope_element_removed (GstElement * element);
@@ -127,7 +150,7 @@ void scope_hooks_register (GstTracer * tracer);
  * pushed from outside any chain: a source, a queue, an aggregator). The
  * thread itself writes them with relaxed atomics. They are read by the
  * thread's profiling signal (below) and by the sampler thread, which may see
- * a stack a frame early or late, never a freed element (slots live forever).
+ * a stack a frame early or late, never freed memory (slots are only reused).
  */
 #define SCOPE_MAX_DEPTH 64
 #define SCOPE_MAX_QUERIES 16
@@ -174,12 +197,14 @@ struct _ScopeThread {
   } q[SCOPE_MAX_QUERIES];
   ScopeFrame f[SCOPE_MAX_DEPTH];
   /* Pad -> slot, direct-mapped: a hit spares the qdata lookup (a lock and
-   * a list walk). The pad pointer is only compared; a slot whose pad was
-   * finalized is dead, so a new pad at the same address is never taken for
-   * the old one. */
+   * a list walk). The pad pointer is only compared. A hit needs the slot's
+   * state unchanged since it was cached: a slot whose pad was finalized is
+   * dead, a reused one has another generation, so a new pad at the same
+   * address is never taken for the old one. */
   struct {
     gconstpointer pad;
     ScopePad *slot;
+    guint64 state;              /* the slot's state when it was cached */
   } pc[SCOPE_PAD_CACHE];
   /* Profiling, under the registry lock unless noted. */
   gint tid;                     /* the kernel's thread id */
@@ -235,6 +260,12 @@ typedef struct {
  * left to the current stacks. Cold path: called by the sampler only. */
 guint scope_sample (ScopeSample * s, guint n, ScopeCharge * out, guint max,
     gboolean final);
+/* A slot about to be reused is no thread's owner any more. */
+void scope_threads_forget (ScopeElement * e);
+/* The id and copies of the names of e, read under scope_lock (a slot's
+ * names change at reuse): the sampler's view of a stack frame. */
+guint64 scope_element_names (ScopeElement * e, gchar ** pipeline,
+    gchar ** path, gchar ** factory);
 extern gint scope_sampling;     /* atomic: a sampler charges cpu_ns */
 
 /* The snapshot Go reads at scrape time: plain structs and copied strings. */

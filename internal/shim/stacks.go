@@ -2,6 +2,12 @@ package shim
 
 /*
 #include "scope.h"
+
+// The slot's id, read while the store may be reusing the slot.
+static guint64 scope_element_id (ScopeElement * e)
+{
+  return __atomic_load_n (&e->id, __ATOMIC_RELAXED);
+}
 */
 import "C"
 
@@ -82,20 +88,27 @@ func btoi(b bool) int {
 	return 0
 }
 
-// frame names an element slot. Slots are never freed and their names never
-// change, so the pointer stays readable; the id tells slots apart.
+// frame names an element slot. A slot may have been reused for another
+// element since the stack was recorded (after two seconds dead: the stacks
+// here are at most a sample period old), so its names are read under the
+// store's lock, with the id that tells the slot's lives apart.
 func (s *stacks) frame(e *C.ScopeElement) pyroscope.Frame {
-	if f, ok := s.names[e.id]; ok {
+	if f, ok := s.names[C.scope_element_id(e)]; ok {
 		return f
 	}
 	if len(s.names) >= maxNames {
 		clear(s.names)
 	}
+	var pipeline, path, factory *C.gchar
+	id := C.scope_element_names(e, &pipeline, &path, &factory)
 	f := pyroscope.Frame{
-		Pipeline: goString(e.pipeline),
-		Element:  goString(e.path),
-		Factory:  goString(e.factory),
+		Pipeline: goString((*C.char)(pipeline)),
+		Element:  goString((*C.char)(path)),
+		Factory:  goString((*C.char)(factory)),
 	}
-	s.names[e.id] = f
+	C.g_free(C.gpointer(pipeline))
+	C.g_free(C.gpointer(path))
+	C.g_free(C.gpointer(factory))
+	s.names[id] = f
 	return f
 }

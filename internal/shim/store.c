@@ -1,33 +1,246 @@
 /* store.c: the slots behind the hot path (cold path, under scope_lock).
  *
  * A slot is created the first time a hook sees its pad or element, labelled
- * from the object's place in its pipeline at that moment, and attached to
+ * from the object's place in its pipeline at that moment, and tagged onto
  * the object as qdata. It is marked dead when the element leaves its bin, the
  * pad is removed, or the object is finalized; the qdata is dropped so that
  * an element added to another pipeline gets a fresh slot and fresh labels.
- * Slots are never freed: a hook on another thread may still hold one.
+ *
+ * Dead slots leave the live lists at the next sweep (each snapshot, and slot
+ * creation at most every SWEEP_EVERY_NS), wait SCOPE_QUARANTINE_NS in a free
+ * list, and are then reused with a new generation: an application that
+ * creates and removes elements forever keeps a store of constant size.
  */
 #include "scope.h"
+
+#include <string.h>
 
 GMutex scope_lock;
 gint scope_flags;
 GQuark scope_slot_quark;
 
-static ScopeElement *elements;
-static guint64 last_id;
-static ScopePad *pads;
+#define SWEEP_EVERY_NS (100 * GST_MSECOND)
 
+/* Live slots (and dead ones not yet swept), newest first. */
+static ScopeElement *elements;
+static ScopePad *pads;
+static guint64 last_id, last_sweep;
+/* Dead slots, oldest first. */
+static struct {
+  ScopeElement *head, *tail;
+} free_elements;
+static struct {
+  ScopePad *head, *tail;
+} free_pads;
+
+/* What an object's qdata holds: its slot and the slot's state when it was
+ * made for this object. Freed with the qdata; the slot outlives it. */
+typedef struct {
+  guint64 *state;               /* both slot types start with it */
+  guint64 live;
+} ScopeTag;
+
+/* The qdata's destroy notify (the object was finalized, or its slot
+ * replaced or forgotten): the slot dies, unless it already died and was
+ * reused for another object, which the compare-and-swap sees. */
 static void
-slot_dead (gpointer data)
+tag_free (gpointer data)
 {
-  /* Both slot types start with the dead flag. */
-  g_atomic_int_set ((gint *) data, 1);
+  ScopeTag *tag = data;
+  guint64 live = tag->live;
+  __atomic_compare_exchange_n (tag->state, &live, live | SCOPE_DEAD, FALSE,
+      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+  g_free (tag);
 }
 
-static ScopeRing *
-ring_new (void)
+static void
+tag_set (GObject * object, guint64 * state)
 {
-  return scope_alloc (ScopeRing);
+  ScopeTag *tag = g_new (ScopeTag, 1);
+  tag->state = state;
+  tag->live = *state;
+  g_object_set_qdata_full (object, scope_slot_quark, tag, tag_free);
+}
+
+/* The object's slot if it is still the live one made for it, else NULL.
+ * Under scope_lock, the only place tags are replaced. */
+static gpointer
+tag_get_locked (GObject * object)
+{
+  ScopeTag *tag = g_object_get_qdata (object, scope_slot_quark);
+  if (!tag || __atomic_load_n (tag->state, __ATOMIC_ACQUIRE) != tag->live)
+    return NULL;
+  return tag->state;
+}
+
+static guint64
+now_ns (void)
+{
+  return (guint64) g_get_monotonic_time () * 1000;
+}
+
+/* A slot leaves dead: generation + 1, still dead until filled. */
+static guint64
+next_generation (guint64 state)
+{
+  return ((state | SCOPE_DEAD) + 2);
+}
+
+static void
+input_add (ScopeElement * e, ScopePad * p)
+{
+  gint i, n = g_atomic_int_get (&e->n_inputs);
+  for (i = 0; i < n; i++)
+    if (!__atomic_load_n (&e->inputs[i], __ATOMIC_RELAXED)) {
+      __atomic_store_n (&e->inputs[i], p, __ATOMIC_RELEASE);
+      return;
+    }
+  if (n < SCOPE_MAX_INPUTS) {
+    __atomic_store_n (&e->inputs[n], p, __ATOMIC_RELEASE);
+    g_atomic_int_set (&e->n_inputs, n + 1);
+  }
+}
+
+static void
+input_remove (ScopeElement * e, ScopePad * p)
+{
+  gint i, n = g_atomic_int_get (&e->n_inputs);
+  for (i = 0; i < n; i++)
+    if (__atomic_load_n (&e->inputs[i], __ATOMIC_RELAXED) == p)
+      __atomic_store_n (&e->inputs[i], NULL, __ATOMIC_RELEASE);
+}
+
+/* Moves dead slots from the live lists to the free lists. Elements first:
+ * the pads of an element found dead here are marked dead below, before the
+ * element's slot can be reused (a pad slot's liveness also reads its
+ * element's). */
+static void
+sweep_locked (guint64 now)
+{
+  ScopeElement **ep = &elements;
+  ScopePad **pp = &pads;
+
+  last_sweep = now;
+  while (*ep) {
+    ScopeElement *e = *ep;
+    if (!scope_dead (e)) {
+      ep = &e->next;
+      continue;
+    }
+    *ep = e->next;
+    e->next = NULL;
+    e->dead_since = now;
+    if (free_elements.tail)
+      free_elements.tail->next = e;
+    else
+      free_elements.head = e;
+    free_elements.tail = e;
+  }
+  while (*pp) {
+    ScopePad *p = *pp;
+    if (!scope_dead (p) && (p->transparent || !scope_dead (p->elem))) {
+      pp = &p->next;
+      continue;
+    }
+    __atomic_fetch_or (&p->state, SCOPE_DEAD, __ATOMIC_ACQ_REL);
+    if (p->elem)
+      input_remove (p->elem, p);
+    *pp = p->next;
+    p->next = NULL;
+    p->dead_since = now;
+    if (free_pads.tail)
+      free_pads.tail->next = p;
+    else
+      free_pads.head = p;
+    free_pads.tail = p;
+  }
+}
+
+static void
+maybe_sweep_locked (void)
+{
+  guint64 now = now_ns ();
+  if (now - last_sweep >= SWEEP_EVERY_NS)
+    sweep_locked (now);
+}
+
+/* A sink's paths from a source whose slot is being reused start over. */
+static void
+forget_source_locked (ScopeElement * src)
+{
+  ScopeElement *e;
+  gint i;
+  for (e = elements; e; e = e->next)
+    for (i = 0; i < SCOPE_MAX_PATHS; i++)
+      if (__atomic_load_n (&e->paths[i].source, __ATOMIC_RELAXED) == src) {
+        memset (&e->paths[i].hist, 0, sizeof (ScopeHist));
+        __atomic_store_n (&e->paths[i].source, NULL, __ATOMIC_RELEASE);
+      }
+}
+
+/* A fresh element slot, still dead: reused after its quarantine, or new. */
+static ScopeElement *
+element_alloc_locked (void)
+{
+  ScopeElement *e = free_elements.head;
+  guint64 state;
+
+  if (!e || now_ns () - e->dead_since < SCOPE_QUARANTINE_NS) {
+    e = scope_alloc (ScopeElement);
+    e->state = SCOPE_DEAD;
+  } else {
+    free_elements.head = e->next;
+    if (!free_elements.head)
+      free_elements.tail = NULL;
+    state = next_generation (scope_state (e));
+    __atomic_store_n (&e->state, state, __ATOMIC_RELEASE);
+    forget_source_locked (e);
+    scope_threads_forget (e);
+    g_free (e->pipeline);
+    g_free (e->path);
+    g_free (e->factory);
+    memset (&e->id, 0, sizeof (*e) - G_STRUCT_OFFSET (ScopeElement, id));
+  }
+  e->next = elements;
+  elements = e;
+  return e;
+}
+
+static ScopePad *
+pad_alloc_locked (void)
+{
+  ScopePad *p = free_pads.head;
+
+  if (!p || now_ns () - p->dead_since < SCOPE_QUARANTINE_NS) {
+    p = scope_alloc (ScopePad);
+    p->state = SCOPE_DEAD;
+  } else {
+    free_pads.head = p->next;
+    if (!free_pads.head)
+      free_pads.tail = NULL;
+    __atomic_store_n (&p->state, next_generation (scope_state (p)),
+        __ATOMIC_RELEASE);
+    g_free (p->name);
+    memset (&p->transparent, 0,
+        sizeof (*p) - G_STRUCT_OFFSET (ScopePad, transparent));
+  }
+  p->next = pads;
+  pads = p;
+  return p;
+}
+
+/* The slot is filled: it goes live. */
+#define slot_publish(slot) \
+    __atomic_fetch_and (&(slot)->state, ~SCOPE_DEAD, __ATOMIC_RELEASE)
+
+/* A pad's ring, kept with its slot across reuse. */
+static ScopeRing *
+ring_new (ScopePad * p)
+{
+  if (!p->ring_mem)
+    p->ring_mem = scope_alloc (ScopeRing);
+  p->ring_mem->head = p->ring_mem->tail = 0;
+  return p->ring_mem;
 }
 
 /* Element path below the top-level bin, and the top-level bin's name. */
@@ -76,12 +289,12 @@ has_src_task (GstElement * element)
 static ScopeElement *
 element_get_locked (GstElement * element)
 {
-  ScopeElement *e = g_object_get_qdata ((GObject *) element, scope_slot_quark);
+  ScopeElement *e = tag_get_locked ((GObject *) element);
   GstElementFactory *factory;
 
-  if (e && !g_atomic_int_get (&e->dead))
+  if (e)
     return e;
-  e = scope_alloc (ScopeElement);
+  e = element_alloc_locked ();
   e->id = ++last_id;
   element_labels (element, &e->pipeline, &e->path);
   factory = gst_element_get_factory (element);
@@ -90,11 +303,10 @@ element_get_locked (GstElement * element)
   e->is_source = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SOURCE);
   e->is_sink = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK);
   e->async = has_src_task (element) && !e->is_source;
-  e->next = elements;
-  elements = e;
-  g_object_set_qdata_full ((GObject *) element, scope_slot_quark, e,
-      slot_dead);
-  GST_DEBUG_OBJECT (element, "new slot %s/%s%s", e->pipeline, e->path,
+  slot_publish (e);
+  tag_set ((GObject *) element, &e->state);
+  GST_DEBUG_OBJECT (element, "slot %s/%s, generation %" G_GUINT64_FORMAT
+      "%s", e->pipeline, e->path, scope_state (e) >> 1,
       e->async ? " (outputs from its own thread)" : "");
   return e;
 }
@@ -104,25 +316,32 @@ scope_element_get (GstElement * element)
 {
   ScopeElement *e;
   g_mutex_lock (&scope_lock);
+  maybe_sweep_locked ();
   e = element_get_locked (element);
   g_mutex_unlock (&scope_lock);
   return e;
 }
 
-ScopePad *
-scope_pad_create (GstPad * pad)
+static inline gboolean
+pad_live (ScopePad * p)
+{
+  return p->transparent || !scope_dead (p->elem);
+}
+
+static ScopePad *
+pad_create (GstPad * pad, guint64 * state)
 {
   ScopePad *p;
   GstObject *parent;
 
   g_mutex_lock (&scope_lock);
-  p = g_object_get_qdata ((GObject *) pad, scope_slot_quark);
-  if (p && !g_atomic_int_get (&p->dead) && (p->transparent
-          || !g_atomic_int_get (&p->elem->dead)))
+  maybe_sweep_locked ();
+  p = tag_get_locked ((GObject *) pad);
+  if (p && pad_live (p))
     goto out;
 
   parent = gst_object_get_parent (GST_OBJECT (pad));
-  p = scope_alloc (ScopePad);
+  p = pad_alloc_locked ();
   p->name = gst_object_get_name (GST_OBJECT (pad));
   p->sink = GST_PAD_IS_SINK (pad);
   /* Ghost pads (parent is a bin) and their internal proxy pads (parent is
@@ -132,23 +351,44 @@ scope_pad_create (GstPad * pad)
     ScopeElement *e = element_get_locked (GST_ELEMENT (parent));
     p->elem = e;
     if (p->sink) {
-      gint n = g_atomic_int_get (&e->n_inputs);
       if (g_atomic_int_get (&e->async))
-        p->ring = ring_new ();
-      if (n < SCOPE_MAX_INPUTS) {
-        e->inputs[n] = p;
-        g_atomic_int_set (&e->n_inputs, n + 1);
-      }
+        p->ring = ring_new (p);
+      input_add (e, p);
     }
   }
   if (parent)
     gst_object_unref (parent);
-  p->next = pads;
-  pads = p;
-  g_object_set_qdata_full ((GObject *) pad, scope_slot_quark, p, slot_dead);
+  slot_publish (p);
+  tag_set ((GObject *) pad, &p->state);
 out:
+  *state = scope_state (p);
   g_mutex_unlock (&scope_lock);
   return p;
+}
+
+static gpointer
+tag_copy (gpointer data, gpointer user_data)
+{
+  if (data)
+    *(ScopeTag *) user_data = *(ScopeTag *) data;
+  return NULL;
+}
+
+ScopePad *
+scope_pad_lookup (GstPad * pad, guint64 * state)
+{
+  ScopeTag tag = { NULL, 0 };
+  ScopePad *p;
+
+  /* Another thread may replace and free the tag: copy it under GLib's
+   * qdata lock rather than taking scope_lock on every cache miss. */
+  g_object_dup_qdata ((GObject *) pad, scope_slot_quark, tag_copy, &tag);
+  p = (ScopePad *) tag.state;
+  if (p && scope_state (p) == tag.live && pad_live (p)) {
+    *state = tag.live;
+    return p;
+  }
+  return pad_create (pad, state);
 }
 
 void
@@ -158,22 +398,21 @@ scope_element_make_async (ScopeElement * e)
   g_mutex_lock (&scope_lock);
   if (!g_atomic_int_get (&e->async)) {
     n = g_atomic_int_get (&e->n_inputs);
-    for (i = 0; i < n; i++)
-      if (!e->inputs[i]->ring)
-        __atomic_store_n (&e->inputs[i]->ring, ring_new (), __ATOMIC_RELEASE);
+    for (i = 0; i < n; i++) {
+      ScopePad *in = e->inputs[i];
+      if (in && !in->ring)
+        __atomic_store_n (&in->ring, ring_new (in), __ATOMIC_RELEASE);
+    }
     g_atomic_int_set (&e->async, 1);
   }
   g_mutex_unlock (&scope_lock);
 }
 
+/* Drops the object's tag, which kills its slot (tag_free). */
 static void
 forget (GObject * object)
 {
-  gint *slot = g_object_get_qdata (object, scope_slot_quark);
-  if (slot) {
-    g_atomic_int_set (slot, 1);
-    g_object_set_qdata (object, scope_slot_quark, NULL);
-  }
+  g_object_set_qdata (object, scope_slot_quark, NULL);
 }
 
 /* The element (and, for a bin, everything inside it) left its pipeline:
@@ -218,6 +457,20 @@ scope_pad_removed (GstPad * pad)
   g_mutex_lock (&scope_lock);
   forget ((GObject *) pad);
   g_mutex_unlock (&scope_lock);
+}
+
+guint64
+scope_element_names (ScopeElement * e, gchar ** pipeline, gchar ** path,
+    gchar ** factory)
+{
+  guint64 id;
+  g_mutex_lock (&scope_lock);
+  id = e->id;
+  *pipeline = g_strdup (e->pipeline);
+  *path = g_strdup (e->path);
+  *factory = g_strdup (e->factory);
+  g_mutex_unlock (&scope_lock);
+  return id;
 }
 
 /* The element on the other side of pad's link, looking through ghost pads
@@ -280,9 +533,10 @@ scope_snapshot (void)
   gint i;
 
   g_mutex_lock (&scope_lock);
+  sweep_locked (now_ns ());
   for (e = elements; e; e = e->next) {
     ScopeElementStat st = { 0 };
-    if (g_atomic_int_get (&e->dead))
+    if (scope_dead (e))
       continue;
     st.pipeline = g_strdup (e->pipeline);
     st.element = g_strdup (e->path);
@@ -299,7 +553,7 @@ scope_snapshot (void)
       ScopeElement *src = __atomic_load_n (&e->paths[i].source,
           __ATOMIC_ACQUIRE);
       ScopePathStat ps = { 0 };
-      if (!src || g_atomic_int_get (&src->dead))
+      if (!src || scope_dead (src))
         continue;
       ps.pipeline = g_strdup (e->pipeline);
       ps.source = g_strdup (src->path);
@@ -310,8 +564,7 @@ scope_snapshot (void)
   }
   for (p = pads; p; p = p->next) {
     ScopePadStat st = { 0 };
-    if (p->transparent || g_atomic_int_get (&p->dead)
-        || g_atomic_int_get (&p->elem->dead))
+    if (p->transparent || scope_dead (p) || scope_dead (p->elem))
       continue;
     st.pipeline = g_strdup (p->elem->pipeline);
     st.element = g_strdup (p->elem->path);

@@ -77,7 +77,7 @@ copy_stack (const ScopeThread * t, ScopeStack * s, gboolean dead_owner)
   guint i;
 
   s->depth = 0;
-  if (owner && (dead_owner || !g_atomic_int_get (&owner->dead)))
+  if (owner && (dead_owner || !scope_dead (owner)))
     s->frames[s->depth++] = owner;
   depth = MIN (depth, SCOPE_MAX_DEPTH);
   for (i = 0; i < depth && s->depth < SCOPE_SAMPLE_DEPTH; i++) {
@@ -279,6 +279,21 @@ drain (ScopeThread * t, ScopeCharge * out, guint max, gboolean final)
   if (n > 0)
     t->pending_ns = 0;
   return n;
+}
+
+void
+scope_threads_forget (ScopeElement * e)
+{
+  ScopeThread *t;
+
+  g_mutex_lock (&threads_lock);
+  for (t = threads; t; t = t->next) {
+    ScopeElement *expected = e;
+    /* Fails when the thread has meanwhile moved on: then it is not e's. */
+    __atomic_compare_exchange_n (&t->owner, &expected, NULL, FALSE,
+        __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  }
+  g_mutex_unlock (&threads_lock);
 }
 
 guint
