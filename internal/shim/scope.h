@@ -119,7 +119,7 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   /* Reset at reuse: everything from here on. */
   gboolean transparent;         /* ghost and proxy pads: not an element's */
   gboolean sink;
-  ScopeElement *elem;
+  ScopeElement *elem;           /* never NULL; a dead one for ghost pads */
   gchar *name;
   guint64 buffers, bytes;
   ScopeRing *ring;              /* atomic; sink pads of async elements */

@@ -143,8 +143,7 @@ sweep_locked (guint64 now)
       continue;
     }
     __atomic_fetch_or (&p->state, SCOPE_DEAD, __ATOMIC_ACQ_REL);
-    if (p->elem)
-      input_remove (p->elem, p);
+    input_remove (p->elem, p);
     *pp = p->next;
     p->next = NULL;
     p->dead_since = now;
@@ -206,6 +205,13 @@ element_alloc_locked (void)
   return e;
 }
 
+/* The element of ghost and proxy pads, and of pad slots being reset: a
+ * hook that read a pad slot just before it was reused finds an element
+ * here, dead, never NULL. */
+static ScopeElement scope_nowhere = {.state = SCOPE_DEAD };
+
+/* A fresh pad slot, still dead. Its fields are reset one by one, not with
+ * memset, so that elem is never NULL even for an instant. */
 static ScopePad *
 pad_alloc_locked (void)
 {
@@ -220,10 +226,12 @@ pad_alloc_locked (void)
       free_pads.tail = NULL;
     __atomic_store_n (&p->state, next_generation (scope_state (p)),
         __ATOMIC_RELEASE);
-    g_free (p->name);
-    memset (&p->transparent, 0,
-        sizeof (*p) - G_STRUCT_OFFSET (ScopePad, transparent));
+    g_clear_pointer (&p->name, g_free);
+    p->transparent = p->sink = FALSE;
+    p->buffers = p->bytes = 0;
+    __atomic_store_n (&p->ring, NULL, __ATOMIC_RELEASE);
   }
+  __atomic_store_n (&p->elem, &scope_nowhere, __ATOMIC_RELEASE);
   p->next = pads;
   pads = p;
   return p;
