@@ -2,7 +2,8 @@
 #   make build    build/libgstscope.so
 #   make demo     run a demo pipeline with the tracer and print what it saw
 #   make test     every test (installs missing Debian packages first)
-#   make memcheck the hooks under valgrind (part of make test)
+#   make memcheck pipelines and test apps under valgrind (part of make test)
+#   make asan     the integration tests with AddressSanitizer (part of make test)
 #   make bench    what tracing costs, against the alternatives (not in CI)
 #   make fuzz     fuzz the parameter parsers (10 s each in make test)
 #   make install  copy the plugin into your GStreamer plugin directory
@@ -15,7 +16,7 @@ PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
 # The test-only plugin: the noop tracer (the framework floor) and scopeburn.
 TESTPLUGIN := $(BUILD)/test/libgstscopetest.so
 
-.PHONY: all build deps demo test unit integration memcheck install clean testplugin pyroscope bench fuzz
+.PHONY: all build deps demo test unit integration memcheck asan install clean testplugin pyroscope bench fuzz
 
 all: build
 
@@ -57,6 +58,7 @@ test: deps build testplugin pyroscope
 	$(TESTENV) $(GO) test -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
 	@scripts/memcheck.sh
+	@scripts/asan.sh
 
 install: build
 	install -d $(PLUGIN_DIR)
@@ -67,6 +69,10 @@ clean:
 
 memcheck: build
 	@scripts/memcheck.sh
+
+# The plugin built with -asan into build/asan, under every integration test.
+asan: deps testplugin pyroscope
+	@scripts/asan.sh
 
 # The parameter and environment parsers, fuzzed (seeds in testdata/fuzz).
 FUZZTIME ?= 1m

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,6 +12,9 @@ import (
 // section is there. The numbers of so short a run mean nothing and are not
 // checked: benchmarks are not timed tests.
 func TestBenchSmoke(t *testing.T) {
+	if os.Getenv("GSTSCOPE_PRELOAD") != "" {
+		t.Skip("the benchmark does not run under a memory checker")
+	}
 	cmd := exec.Command("go", "run", "../../bench", "-scale", "0.001", "-runs", "1",
 		"-plugin", pluginDir, "-test-plugin", testPluginDir)
 	cmd.Dir = "."

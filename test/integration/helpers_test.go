@@ -58,6 +58,11 @@ func gstEnv(t *testing.T, tracers string, extra ...string) []string {
 		"GST_DEBUG=gstscope:4",
 		"GST_DEBUG_NO_COLOR=1",
 	)
+	// make asan: a plugin built with AddressSanitizer needs its runtime
+	// loaded first, in the processes that load the plugin only.
+	if p := os.Getenv("GSTSCOPE_PRELOAD"); p != "" {
+		env = append(env, "LD_PRELOAD="+p)
+	}
 	return append(env, extra...)
 }
 
