@@ -20,26 +20,30 @@ const bothTracers = tracerAll + ";pyroscope"
 // startup, and the pyroscope tracer's last flush (at most 2 s).
 const exitSlack = 3 * time.Second
 
-// The burner every exit-path pipeline runs: its CPU is the ground truth
-// the final profile must carry.
+// The burner every exit-path pipeline runs: the CPU it burnt is the ground
+// truth the final profile must carry.
 const burnUs = 5000
 
 // launched is a gst-launch-1.0 run.
 type launched struct {
-	code   int
-	ran    time.Duration // gst-launch's own "Execution ended after"
-	wall   time.Duration
-	buffer int // buffers identity "n" announced (-v, silent=false)
-	out    string
+	code    int
+	ran     time.Duration // gst-launch's own "Execution ended after"
+	wall    time.Duration
+	buffers int     // what scopeburn b report=true printed when it stopped
+	burnt   float64 // seconds
+	out     string
 }
 
-var executionEnded = regexp.MustCompile(`Execution ended after (\d+):(\d+):(\d+)\.(\d+)`)
+var (
+	executionEnded = regexp.MustCompile(`Execution ended after (\d+):(\d+):(\d+)\.(\d+)`)
+	burnReport     = regexp.MustCompile(`scopeburn b: (\d+) buffers, (\d+) ns`)
+)
 
-// gstLaunch runs gst-launch-1.0 -v with args; interrupt > 0 sends SIGINT
-// that long after the start.
+// gstLaunch runs gst-launch-1.0 with args; interrupt > 0 sends SIGINT that
+// long after the start.
 func gstLaunch(t *testing.T, env []string, interrupt time.Duration, args ...string) launched {
 	t.Helper()
-	cmd := exec.Command("gst-launch-1.0", append([]string{"-v"}, args...)...)
+	cmd := exec.Command("gst-launch-1.0", args...)
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -60,7 +64,12 @@ func gstLaunch(t *testing.T, env []string, interrupt time.Duration, args ...stri
 		d, _ := time.ParseDuration(fmt.Sprintf("%sh%sm%s.%ss", m[1], m[2], m[3], m[4]))
 		l.ran = d
 	}
-	l.buffer = strings.Count(l.out, "GstIdentity:n: last-message = chain")
+	if m := burnReport.FindStringSubmatch(l.out); m != nil {
+		var ns float64
+		fmt.Sscan(m[1], &l.buffers)
+		fmt.Sscan(m[2], &ns)
+		l.burnt = ns / 1e9
+	}
 	return l
 }
 
@@ -90,7 +99,7 @@ func bothEnv(t *testing.T, base, service string, extra ...string) []string {
 // in parallel once every process has exited.
 func TestExitGstLaunch(t *testing.T) {
 	base := pyroscopeURL(t)
-	burner := fmt.Sprintf("identity name=n silent=false ! scopeburn name=b cpu-us=%d", burnUs)
+	burner := fmt.Sprintf("scopeburn name=b cpu-us=%d report=true", burnUs)
 	for _, c := range []struct {
 		name      string
 		interrupt time.Duration
@@ -119,10 +128,13 @@ func TestExitGstLaunch(t *testing.T) {
 			if n := countLines(l.out, "cannot upload profiles"); n != 0 {
 				t.Errorf("upload warnings:\n%s", tail(l.out))
 			}
-			t.Logf("exit %d after %v (pipeline ran %v), %d buffers", l.code, l.wall, l.ran, l.buffer)
+			t.Logf("exit %d after %v (pipeline ran %v), %d buffers burnt", l.code, l.wall, l.ran, l.buffers)
+			if c.interrupt > 0 {
+				t.Logf("exit %v after SIGINT", l.wall-c.interrupt)
+			}
 			if c.name == "missing file" {
-				if l.buffer != 0 {
-					t.Fatalf("%d buffers flowed from a missing file", l.buffer)
+				if l.buffers != 0 {
+					t.Fatalf("%d buffers flowed from a missing file", l.buffers)
 				}
 				t.Parallel()
 				// No element ran, the process's own threads did: their
@@ -130,11 +142,11 @@ func TestExitGstLaunch(t *testing.T) {
 				waitFlame(t, base, `{service_name="`+service+`"}`)
 				return
 			}
-			if l.buffer < 50 {
-				t.Fatalf("only %d buffers reached the burner: the run proves nothing", l.buffer)
+			if l.buffers < 50 {
+				t.Fatalf("%d buffers reached the burner: the run proves nothing\n%s", l.buffers, tail(l.out))
 			}
 			t.Parallel()
-			profileCarries(t, base, service, "", float64(l.buffer)*burnUs/1e6)
+			profileCarries(t, base, service, "", l.burnt)
 		})
 	}
 }
