@@ -2,7 +2,7 @@
 """Pipelines that change while they run, for the integration tests and
 make memcheck. Ground truth comes from the app's own pad probes; the
 tracer's view from the request-metrics signal, the way an application
-reads it. Prints JSON.
+reads it.
 
   dynamic.py churn SECONDS
     A live source feeds a tee with one branch that stays. Every 100 ms a
@@ -19,11 +19,10 @@ reads it. Prints JSON.
     last one) before the next is made.
 
 Output is one JSON object per line, written as things happen so that the
-app's own memory stays flat: {"rss": [seconds since start, VmRSS kB,
-malloc heap in use kB]}
-after every step, {"removed": {...}} per branch removed, {"run": {...}} per
-pipeline, and last {"end": {...}} with the final metrics, the probes and how
-many elements and pads were created.
+app's own memory stays flat: {"rss": [seconds since start, VmRSS kB, malloc
+heap in use kB]} after every step, {"removed": {...}} per branch removed,
+{"run": {...}} per pipeline, and last {"end": {...}} with the final metrics,
+the probes and how many elements and pads were created.
 """
 import ctypes
 import gc
