@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -82,6 +83,30 @@ func stopPyroscope() {
 	}
 	if pyro.dir != "" {
 		os.RemoveAll(pyro.dir)
+	}
+}
+
+// pyroscopeFault is a Pyroscope URL that fails one way, and how long a
+// process pushing to it may take between EOS and exit, startup included.
+type pyroscopeFault struct {
+	name, url string
+	exit      time.Duration
+}
+
+// pyroscopeFaults makes servers that are down, answer 500 or hang.
+func pyroscopeFaults(t *testing.T) []pyroscopeFault {
+	hang := make(chan struct{})
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	t.Cleanup(hanging.Close)
+	t.Cleanup(func() { close(hang) })
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	t.Cleanup(failing.Close)
+	return []pyroscopeFault{
+		{"down", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), 1500 * time.Millisecond},
+		{"500", failing.URL, 1500 * time.Millisecond},
+		{"hanging", hanging.URL, 3500 * time.Millisecond},
 	}
 }
 

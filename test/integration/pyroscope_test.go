@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -158,23 +157,7 @@ func TestProfileFlushedAtEnd(t *testing.T) {
 // the process exits at most ~2 s late, and the log has one warning for the
 // outage, not one per upload (three uploads fail here).
 func TestProfileServerFaults(t *testing.T) {
-	hang := make(chan struct{})
-	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
-	t.Cleanup(hanging.Close)
-	t.Cleanup(func() { close(hang) })
-	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "boom", http.StatusInternalServerError)
-	}))
-	t.Cleanup(failing.Close)
-
-	for _, c := range []struct {
-		name, url string
-		exit      time.Duration // allowed between EOS and exit, startup included
-	}{
-		{"down", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), 1500 * time.Millisecond},
-		{"500", failing.URL, 1500 * time.Millisecond},
-		{"hanging", hanging.URL, 3500 * time.Millisecond},
-	} {
+	for _, c := range pyroscopeFaults(t) {
 		t.Run(c.name, func(t *testing.T) {
 			env := gstEnv(t, "pyroscope", "GST_PYROSCOPE_SERVER_URL="+c.url, "GST_PYROSCOPE_UPLOAD_INTERVAL=1")
 			// 150 frames at 50 fps against the clock: 3 s.

@@ -2,6 +2,8 @@
  * its thread's CPU time on every buffer, the ground truth of the profiler
  * tests. It spins until the thread CPU clock has advanced by cpu-us, and
  * counts in burnt-ns the thread CPU time its transform function really used.
+ * With report=true it prints that and its buffer count to stderr when it
+ * stops, for applications (gst-launch-1.0) that cannot read the property.
  *
  *   gst-launch-1.0 fakesrc num-buffers=100 ! scopeburn cpu-us=1000 ! fakesink
  */
@@ -13,7 +15,9 @@
 typedef struct {
   GstBaseTransform parent;
   guint cpu_us;
+  gboolean report;
   guint64 burnt_ns;             /* atomic */
+  guint64 buffers;              /* atomic */
 } ScopeBurn;
 
 typedef struct {
@@ -22,7 +26,7 @@ typedef struct {
 
 G_DEFINE_TYPE (ScopeBurn, scope_burn, GST_TYPE_BASE_TRANSFORM);
 
-enum { PROP_0, PROP_CPU_US, PROP_BURNT_NS };
+enum { PROP_0, PROP_CPU_US, PROP_BURNT_NS, PROP_REPORT };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
@@ -52,7 +56,20 @@ scope_burn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
       x += i;
   __atomic_fetch_add (&self->burnt_ns, thread_cpu_ns () - start,
       __ATOMIC_RELAXED);
+  __atomic_fetch_add (&self->buffers, 1, __ATOMIC_RELAXED);
   return GST_FLOW_OK;
+}
+
+static gboolean
+scope_burn_stop (GstBaseTransform * trans)
+{
+  ScopeBurn *self = (ScopeBurn *) trans;
+  if (self->report)
+    g_printerr ("scopeburn %s: %" G_GUINT64_FORMAT " buffers, %"
+        G_GUINT64_FORMAT " ns\n", GST_OBJECT_NAME (self),
+        __atomic_load_n (&self->buffers, __ATOMIC_RELAXED),
+        __atomic_load_n (&self->burnt_ns, __ATOMIC_RELAXED));
+  return TRUE;
 }
 
 static void
@@ -64,6 +81,8 @@ scope_burn_set_property (GObject * object, guint id, const GValue * value,
     GST_OBJECT_LOCK (self);
     self->cpu_us = g_value_get_uint (value);
     GST_OBJECT_UNLOCK (self);
+  } else if (id == PROP_REPORT) {
+    self->report = g_value_get_boolean (value);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
@@ -78,6 +97,8 @@ scope_burn_get_property (GObject * object, guint id, GValue * value,
     GST_OBJECT_LOCK (self);
     g_value_set_uint (value, self->cpu_us);
     GST_OBJECT_UNLOCK (self);
+  } else if (id == PROP_REPORT) {
+    g_value_set_boolean (value, self->report);
   } else if (id == PROP_BURNT_NS) {
     g_value_set_uint64 (value, __atomic_load_n (&self->burnt_ns,
             __ATOMIC_RELAXED));
@@ -102,12 +123,17 @@ scope_burn_class_init (ScopeBurnClass * klass)
       g_param_spec_uint64 ("burnt-ns", "CPU used",
           "Thread CPU time spent on buffers so far, in nanoseconds",
           0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_REPORT,
+      g_param_spec_boolean ("report", "Report",
+          "Print burnt-ns and the buffer count to stderr when stopping",
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "CPU burner",
       "Filter", "Spends a set amount of CPU time on every buffer (tests)",
       "gstscope");
   GST_BASE_TRANSFORM_CLASS (klass)->transform_ip = scope_burn_transform_ip;
+  GST_BASE_TRANSFORM_CLASS (klass)->stop = scope_burn_stop;
 }
 
 static void
