@@ -74,11 +74,13 @@ typedef struct {
   guint64 pts, dur, ts, origin_ts;
   ScopeElement *origin;
 } ScopeRingEntry;
-typedef struct {
+typedef struct _ScopeRing ScopeRing;
+struct _ScopeRing {
   guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* producer */
   guint64 tail __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* consumer */
   ScopeRingEntry e[SCOPE_RING];
-} ScopeRing;
+  ScopeRing *next_free;         /* the store's, under scope_lock */
+};
 
 #define SCOPE_MAX_INPUTS 8
 #define SCOPE_MAX_PATHS 8
@@ -115,7 +117,7 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   guint64 state;                /* atomic: generation << 1 | dead */
   ScopePad *next;               /* cold, under scope_lock */
   guint64 dead_since;
-  ScopeRing *ring_mem;          /* kept across reuse; NULL until needed */
+  ScopeRing *ring_mem;          /* the ring it owns; NULL until needed */
   /* Reset at reuse: everything from here on. */
   gboolean transparent;         /* ghost and proxy pads: not an element's */
   gboolean sink;

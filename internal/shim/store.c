@@ -32,6 +32,9 @@ static struct {
 static struct {
   ScopePad *head, *tail;
 } free_pads;
+/* Rings of reused pad slots, for the next pad that needs one (only some
+ * pads do: a slot keeping its ring would make every slot grow one). */
+static ScopeRing *free_rings;
 
 /* What an object's qdata holds: its slot and the slot's state when it was
  * made for this object. Freed with the qdata; the slot outlives it. */
@@ -227,6 +230,11 @@ pad_alloc_locked (void)
     __atomic_store_n (&p->state, next_generation (scope_state (p)),
         __ATOMIC_RELEASE);
     g_clear_pointer (&p->name, g_free);
+    if (p->ring_mem) {
+      p->ring_mem->next_free = free_rings;
+      free_rings = p->ring_mem;
+      p->ring_mem = NULL;
+    }
     p->transparent = p->sink = FALSE;
     p->buffers = p->bytes = 0;
     __atomic_store_n (&p->ring, NULL, __ATOMIC_RELEASE);
@@ -241,12 +249,16 @@ pad_alloc_locked (void)
 #define slot_publish(slot) \
     __atomic_fetch_and (&(slot)->state, ~SCOPE_DEAD, __ATOMIC_RELEASE)
 
-/* A pad's ring, kept with its slot across reuse. */
+/* A pad's ring: a quarantined one if any (it left with its dead slot). */
 static ScopeRing *
 ring_new (ScopePad * p)
 {
-  if (!p->ring_mem)
+  if (!p->ring_mem && free_rings) {
+    p->ring_mem = free_rings;
+    free_rings = free_rings->next_free;
+  } else if (!p->ring_mem) {
     p->ring_mem = scope_alloc (ScopeRing);
+  }
   p->ring_mem->head = p->ring_mem->tail = 0;
   return p->ring_mem;
 }
