@@ -65,12 +65,12 @@ install: build
 	install -m 0644 $(PLUGIN) $(PLUGIN_DIR)/
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan
 
 memcheck: build
 	@scripts/memcheck.sh
 
-# The plugin built with -asan into build/asan, under every integration test.
+# The plugin built with -asan into build-asan, under every integration test.
 asan: deps testplugin pyroscope
 	@scripts/asan.sh
 

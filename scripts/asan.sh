@@ -8,8 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-plugin=build/asan/libgstscope.so
-mkdir -p build/asan
+# Not under build/: GStreamer scans GST_PLUGIN_PATH recursively, and would
+# find two plugins called scope.
+plugin=build-asan/libgstscope.so
+mkdir -p build-asan
 go build -asan -buildmode=c-shared -o "$plugin" ./cmd/gstscope
 runtime=$(gcc -print-file-name=libasan.so)
 [ -e "$runtime" ] || { echo "asan: gcc's libasan.so not found" >&2; exit 1; }
