@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -337,6 +338,12 @@ func memoryFlat(t *testing.T, d *dynamicRun, perStep int) {
 		floor(1, 2, heap), floor(from, from+1, heap), floor(last-1, last, heap))
 	t.Logf("from 3 s on, %.0f elements created: RSS %+.0f kB, heap %+.0f kB (%.2f kB per element)",
 		created, dRSS, dHeap, dHeap/created)
+	if os.Getenv("GSTSCOPE_PRELOAD") != "" {
+		// make asan: AddressSanitizer keeps freed memory in quarantine and
+		// replaces malloc; memory is checked in the plain runs.
+		t.Log("memory growth not checked under a memory checker")
+		return
+	}
 	if dHeap > 0.5*created {
 		t.Errorf("malloc heap grew %.0f kB for %.0f elements created and destroyed (%.2f kB each; bound 0.5)", dHeap, created, dHeap/created)
 	}
