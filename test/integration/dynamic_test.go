@@ -1,11 +1,11 @@
 package integration
 
 import (
-	"os"
 	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
