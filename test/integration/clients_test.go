@@ -37,8 +37,7 @@ func TestHTTPSlowClients(t *testing.T) {
 	}
 	h := startHost(t, desc+" ! fakesink", "fakesink0:sink")
 	port := h.port()
-	ran := make(chan hostRun)
-	go func() { ran <- h.run() }()
+	ran := h.runAsync()
 	waitFor(t, "the pipeline's series", func() bool {
 		_, body, err := get(h.url)
 		return err == nil && strings.Contains(body, `gstreamer_pad_buffers_total{element="fakesink0"`)
@@ -292,8 +291,7 @@ func TestHTTPServesOnlyMetrics(t *testing.T) {
 	const buffers = 300 // 3 s
 	h := startHost(t, fmt.Sprintf("audiotestsrc is-live=true samplesperbuffer=441 num-buffers=%d ! identity ! fakesink", buffers), "fakesink0:sink")
 	port := h.port()
-	ran := make(chan hostRun)
-	go func() { ran <- h.run() }()
+	ran := h.runAsync()
 	var before string
 	waitFor(t, "buffers at the sink", func() bool {
 		_, before, _ = get(h.url)

@@ -23,12 +23,13 @@ import (
 
 // host is test/apps/loadhost.py: one pipeline, played to EOS on demand.
 type host struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	out  *bufio.Scanner
-	errb strings.Builder
-	url  string
+	t      *testing.T
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Scanner
+	stdout strings.Builder // every line read from out
+	errb   strings.Builder
+	url    string
 }
 
 type hostRun struct {
@@ -41,12 +42,21 @@ type hostRun struct {
 	OtherCPUNs  float64      `json:"other_cpu_ns"`
 }
 
+// startHost runs PIPELINE with the latency tracer serving on a free port;
+// extra are loadhost.py's options.
 func startHost(t *testing.T, desc, probe string, extra ...string) *host {
 	t.Helper()
 	port := freePort(t)
+	env := gstEnv(t, "prometheus-latency-tracer", fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port))
+	return startHostEnv(t, env, port, desc, probe, extra...)
+}
+
+// startHostEnv runs loadhost.py in env, whose tracer serves on port.
+func startHostEnv(t *testing.T, env []string, port int, desc, probe string, extra ...string) *host {
+	t.Helper()
 	h := &host{t: t, url: fmt.Sprintf("http://127.0.0.1:%d/metrics", port)}
 	h.cmd = exec.Command("/usr/bin/python3", append([]string{"../apps/loadhost.py", desc, probe}, extra...)...)
-	h.cmd.Env = gstEnv(t, "prometheus-latency-tracer", fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port))
+	h.cmd.Env = env
 	h.cmd.Stderr = &h.errb
 	h.in, _ = h.cmd.StdinPipe()
 	stdout, _ := h.cmd.StdoutPipe()
@@ -64,12 +74,20 @@ func startHost(t *testing.T, desc, probe string, extra ...string) *host {
 
 func (h *host) read(v any) {
 	h.t.Helper()
+	if err := h.readErr(v); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *host) readErr(v any) error {
 	if !h.out.Scan() {
-		h.t.Fatalf("loadhost.py ended: %v\n%s", h.out.Err(), tail(h.errb.String()))
+		return fmt.Errorf("loadhost.py ended (%v):\n%s", h.out.Err(), tail(h.errb.String()))
 	}
+	h.stdout.WriteString(h.out.Text() + "\n")
 	if err := json.Unmarshal(h.out.Bytes(), v); err != nil {
-		h.t.Fatalf("loadhost.py: %v: %s", err, h.out.Text())
+		return fmt.Errorf("loadhost.py: %v: %s", err, h.out.Text())
 	}
+	return nil
 }
 
 func (h *host) run() hostRun {
@@ -78,6 +96,21 @@ func (h *host) run() hostRun {
 	var r hostRun
 	h.read(&r)
 	return r
+}
+
+// runAsync plays the pipeline while the test goes on; the channel has the
+// result (zero, with the test failed, if the host died).
+func (h *host) runAsync() <-chan hostRun {
+	ch := make(chan hostRun, 1)
+	io.WriteString(h.in, "run\n")
+	go func() {
+		var r hostRun
+		if err := h.readErr(&r); err != nil {
+			h.t.Error(err)
+		}
+		ch <- r
+	}()
+	return ch
 }
 
 // finish ends the host and returns the exposition from the signal.
