@@ -50,7 +50,9 @@ func TestHTTPSlowClients(t *testing.T) {
 	}
 	cuts := make(chan cut, 8)
 	var wg sync.WaitGroup
-	client := func(what string, limit time.Duration, rcvbuf int, act func(c *net.TCPConn) time.Time) {
+	// act does what the client does and returns when the deadline started
+	// (at the latest); connected is when the connection was made.
+	client := func(what string, limit time.Duration, rcvbuf int, act func(c *net.TCPConn, connected time.Time) time.Time) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -59,6 +61,7 @@ func TestHTTPSlowClients(t *testing.T) {
 				t.Error(err)
 				return
 			}
+			connected := time.Now()
 			defer c.Close()
 			local := c.LocalAddr().(*net.TCPAddr).Port
 			for t0 := time.Now(); !hostHolds(t, port, local); time.Sleep(time.Millisecond) {
@@ -67,7 +70,7 @@ func TestHTTPSlowClients(t *testing.T) {
 					return
 				}
 			}
-			t0 := act(c)
+			t0 := act(c, connected)
 			for hostHolds(t, port, local) && time.Since(t0) < limit+5*time.Second {
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -88,10 +91,9 @@ func TestHTTPSlowClients(t *testing.T) {
 			}
 		}()
 	}
-	now := func(*net.TCPConn) time.Time { return time.Now() }
-	client("silent", readHeaderTimeout, 0, now)
-	client("slowloris, a byte a second", readHeaderTimeout, 0, func(c *net.TCPConn) time.Time {
-		t0 := time.Now()
+	// ReadHeaderTimeout runs from the accept, after the connection was made.
+	client("silent", readHeaderTimeout, 0, func(_ *net.TCPConn, connected time.Time) time.Time { return connected })
+	client("slowloris, a byte a second", readHeaderTimeout, 0, func(c *net.TCPConn, connected time.Time) time.Time {
 		go func() {
 			for _, b := range []byte(req) {
 				if _, err := c.Write([]byte{b}); err != nil {
@@ -100,17 +102,18 @@ func TestHTTPSlowClients(t *testing.T) {
 				time.Sleep(time.Second)
 			}
 		}()
-		return t0
+		return connected
 	})
-	client("never reads a 5 MB answer", writeTimeout, 4096, func(c *net.TCPConn) time.Time {
+	// WriteTimeout runs from the end of the request's headers.
+	client("never reads a 5 MB answer", writeTimeout, 4096, func(c *net.TCPConn, _ time.Time) time.Time {
 		io.WriteString(c, req)
 		return time.Now()
 	})
-	client("half-closed before a request", 0, 0, func(c *net.TCPConn) time.Time {
+	client("half-closed before a request", 0, 0, func(c *net.TCPConn, _ time.Time) time.Time {
 		c.CloseWrite()
 		return time.Now()
 	})
-	client("half-closed after its request", 0, 0, func(c *net.TCPConn) time.Time {
+	client("half-closed after its request", 0, 0, func(c *net.TCPConn, _ time.Time) time.Time {
 		io.WriteString(c, req)
 		c.CloseWrite()
 		c.SetReadDeadline(time.Now().Add(writeTimeout))
