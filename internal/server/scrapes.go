@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -29,7 +30,10 @@ type scrapes struct {
 	running bool   // a goroutine runs rounds
 	next    *round // the round requests arriving now join
 	warned  bool
+	stopped bool // the server stopped: no more gathers
 }
+
+var errStopped = errors.New("the metrics server is stopping")
 
 // Bounds of the pause between rounds: at most 20 rounds a second, so at
 // most 20 × MaxConns answers a second; and after a slow gather, scrapers
@@ -79,12 +83,17 @@ func (s *scrapes) run() {
 	for {
 		time.Sleep(time.Until(notBefore))
 		s.mu.Lock()
-		r := s.next
+		r, stopped := s.next, s.stopped
 		s.next = nil
 		s.running = r != nil
 		s.mu.Unlock()
 		if r == nil {
 			return
+		}
+		if stopped {
+			r.err = errStopped
+			close(r.done)
+			continue
 		}
 		start := time.Now()
 		s.gather(r)
@@ -114,6 +123,14 @@ func (s *scrapes) gather(r *round) {
 	for e := range r.want {
 		r.body[e], r.errs[e] = r.encode(e)
 	}
+}
+
+// stop makes the rounds still to come fail instead of gathering: a
+// stopped tracer is not read again.
+func (s *scrapes) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 }
 
 // warnOnce logs the first gather error: under load the same error would

@@ -118,6 +118,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Stop closes the listener and waits up to timeout for requests in flight.
 func (s *Server) Stop(timeout time.Duration) {
+	s.scrapes.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {

@@ -656,3 +656,28 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// After Stop, a request still waiting for a round does not make the
+// server read the tracer again.
+func TestNoGatherAfterStop(t *testing.T) {
+	g := &gatherer{gate: make(chan struct{})}
+	s, err := start("127.0.0.1:0", g, func(string) {}, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + s.Addr() + "/metrics"
+	go scrape(http.DefaultClient, url) // gather 1 hangs
+	waitFor(t, "the first gather", func() bool { return g.n.Load() == 1 })
+	go scrape(&http.Client{Transport: &http.Transport{}}, url) // waits for gather 2
+	waitFor(t, "a request waiting", func() bool {
+		s.scrapes.mu.Lock()
+		defer s.scrapes.mu.Unlock()
+		return s.scrapes.next != nil
+	})
+	s.Stop(100 * time.Millisecond)
+	close(g.gate)
+	time.Sleep(maxPause + 100*time.Millisecond)
+	if n := g.n.Load(); n != 1 {
+		t.Errorf("%d gathers, want 1: the server gathered after Stop", n)
+	}
+}
