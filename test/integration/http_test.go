@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -184,7 +186,10 @@ func TestSignalFromC(t *testing.T) {
 	}
 }
 
-// Bad and busy ports: a warning, and the pipeline and the signal work on.
+// Bad and busy ports: one warning naming the value and the problem, no
+// server, and the pipeline and the signal work on (exit 0, exact counts).
+// Port 0 is not a port to serve on: a warning, as for any value outside
+// 1-65535 (unset the variable for no server).
 func TestBadPorts(t *testing.T) {
 	busy, err := net.Listen("tcp", "0.0.0.0:0")
 	if err != nil {
@@ -192,13 +197,22 @@ func TestBadPorts(t *testing.T) {
 	}
 	defer busy.Close()
 	busyPort := busy.Addr().(*net.TCPAddr).Port
+	const lat = "prometheus-latency-tracer"
 	cases := []struct {
 		name, tracer, env, warning string
 	}{
-		{"env not a number", "prometheus-latency-tracer", "GST_PROMETHEUS_TRACER_PORT=abc", `GST_PROMETHEUS_TRACER_PORT="abc": not a port number`},
-		{"env out of range", "prometheus-latency-tracer", "GST_PROMETHEUS_TRACER_PORT=70000", "port out of range"},
-		{"param negative", "prometheus-latency-tracer(port=-5)", "", `port="-5": port out of range`},
-		{"busy", "prometheus-latency-tracer", fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", busyPort), "cannot serve metrics on 0.0.0.0:"},
+		{"env not a number", lat, "GST_PROMETHEUS_TRACER_PORT=abc", `GST_PROMETHEUS_TRACER_PORT="abc": not a port number; no HTTP server`},
+		{"env trailing garbage", lat, "GST_PROMETHEUS_TRACER_PORT=9092abc", `GST_PROMETHEUS_TRACER_PORT="9092abc": not a port number; no HTTP server`},
+		{"env huge", lat, "GST_PROMETHEUS_TRACER_PORT=99999999999999999999", `GST_PROMETHEUS_TRACER_PORT="99999999999999999999": not a port number; no HTTP server`},
+		{"env out of range", lat, "GST_PROMETHEUS_TRACER_PORT=70000", `GST_PROMETHEUS_TRACER_PORT="70000": port out of range 1-65535; no HTTP server`},
+		{"env negative", lat, "GST_PROMETHEUS_TRACER_PORT=-1", `GST_PROMETHEUS_TRACER_PORT="-1": port out of range 1-65535; no HTTP server`},
+		{"env zero", lat, "GST_PROMETHEUS_TRACER_PORT=0", `GST_PROMETHEUS_TRACER_PORT="0": port out of range 1-65535; no HTTP server`},
+		{"param negative", lat + "(port=-5)", "", `port="-5": port out of range 1-65535; no HTTP server`},
+		{"param zero", lat + "(port=0)", "", `port="0": port out of range 1-65535; no HTTP server`},
+		{"param above 65535", lat + "(port=65536)", "", `port="65536": port out of range 1-65535; no HTTP server`},
+		{"param not a number", lat + "(port=http)", "", `port="http": not a port number; no HTTP server`},
+		{"busy", lat, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", busyPort),
+			fmt.Sprintf("cannot serve metrics on 0.0.0.0:%d: listen tcp 0.0.0.0:%d: bind: address already in use", busyPort, busyPort)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -207,13 +221,53 @@ func TestBadPorts(t *testing.T) {
 				env = append(env, c.env)
 			}
 			r := measure(t, env, "fakesrc num-buffers=10 ! fakesink")
-			if !strings.Contains(r.Stderr, c.warning) {
-				t.Errorf("log lacks %q:\n%s", c.warning, tail(r.Stderr))
+			if n := countLines(r.Stderr, c.warning); n != 1 {
+				t.Errorf("%d log lines %q, want 1:\n%s", n, c.warning, tail(r.Stderr))
+			}
+			if n := countLines(r.Stderr, " WARN "); n != 1 {
+				t.Errorf("%d warnings, want 1:\n%s", n, tail(r.Stderr))
+			}
+			if countLines(r.Stderr, "serving metrics on") != 0 {
+				t.Errorf("a server started:\n%s", tail(r.Stderr))
 			}
 			if got := counter(t, r, "gstreamer_pad_buffers_total", labels("element", "fakesink0")); got != 10 {
 				t.Errorf("buffers = %v, want 10", got)
 			}
 		})
+	}
+}
+
+// A privileged port (80) is refused to an unprivileged process: a warning
+// naming the reason. Root (or CAP_NET_BIND_SERVICE, or a lowered
+// net.ipv4.ip_unprivileged_port_start) may bind it: then the server serves
+// there. Which case applies is what a bind by this test process says.
+func TestPrivilegedPort(t *testing.T) {
+	const port = 80
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	env := gstEnv(t, fmt.Sprintf("prometheus-latency-tracer(port=%d,bind-address=127.0.0.1)", port))
+	l, err := net.Listen("tcp", addr)
+	switch {
+	case errors.Is(err, syscall.EACCES):
+		t.Logf("this process may not bind %s: the tracer must warn", addr)
+		r := measure(t, env, "fakesrc num-buffers=10 ! fakesink")
+		want := fmt.Sprintf("cannot serve metrics on %s: listen tcp %s: bind: permission denied", addr, addr)
+		if countLines(r.Stderr, want) != 1 || countLines(r.Stderr, " WARN ") != 1 {
+			t.Errorf("want one warning %q:\n%s", want, tail(r.Stderr))
+		}
+		if got := counter(t, r, "gstreamer_pad_buffers_total", labels("element", "fakesink0")); got != 10 {
+			t.Errorf("buffers = %v, want 10", got)
+		}
+	case err == nil:
+		l.Close()
+		t.Logf("this process may bind %s (uid %d): the tracer must serve there", addr, os.Getuid())
+		stop := livePipeline(t, env, 3)
+		body := waitHTTP(t, "http://"+addr+"/metrics")
+		parseExposition(t, body)
+		if log := stop(); countLines(log, "serving metrics on http://"+addr+"/metrics") != 1 || countLines(log, " WARN ") != 0 {
+			t.Errorf("want the server announced and no warning:\n%s", tail(log))
+		}
+	default:
+		t.Skipf("%s is not free here (%v)", addr, err)
 	}
 }
 

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// scrapes shares gathers between concurrent requests, in rounds. A request
+// joins the next round, one that starts after it arrived: no answer
+// predates its request. Rounds run one at a time; each gathers once and
+// encodes once per format its requests asked for; and after a round, the
+// next waits at least minPause and (1/duty - 1) times the round's duration.
+// A crowd of scrapers thus costs the host at most duty of one core in
+// gathering and encoding, and at most MaxConns answers per round, however
+// many they are; a lone scraper waits for nothing.
+type scrapes struct {
+	g    prometheus.Gatherer
+	logf func(string)
+	duty float64
+
+	mu      sync.Mutex
+	running bool   // a goroutine runs rounds
+	next    *round // the round requests arriving now join
+	warned  bool
+	stopped bool // the server stopped: no more gathers
+}
+
+var errStopped = errors.New("the metrics server is stopping")
+
+// Bounds of the pause between rounds: at most 20 rounds a second, so at
+// most 20 × MaxConns answers a second; and after a slow gather, scrapers
+// wait at most a second more.
+const (
+	minPause = 50 * time.Millisecond
+	maxPause = time.Second
+)
+
+// round is one gather and its encodings.
+type round struct {
+	want    map[encoding]bool // set before the round starts
+	waiters int               // requests that joined it
+	done    chan struct{}     // closed when the fields below are set
+	mfs     []*dto.MetricFamily
+	err     error
+	body    map[encoding][]byte
+	errs    map[encoding]error
+}
+
+type encoding struct {
+	format expfmt.Format
+	gzip   bool
+}
+
+// join returns the round that will answer a request arriving now in
+// encoding e, and starts running rounds if none are.
+func (s *scrapes) join(e encoding) *round {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next == nil {
+		s.next = &round{want: map[encoding]bool{}, done: make(chan struct{})}
+	}
+	r := s.next
+	r.want[e] = true
+	r.waiters++
+	if !s.running {
+		s.running = true
+		go s.run()
+	}
+	return r
+}
+
+// run runs rounds until one finds no request waiting.
+func (s *scrapes) run() {
+	var notBefore time.Time
+	for {
+		time.Sleep(time.Until(notBefore))
+		s.mu.Lock()
+		r, stopped := s.next, s.stopped
+		s.next = nil
+		s.running = r != nil
+		s.mu.Unlock()
+		if r == nil {
+			return
+		}
+		if stopped {
+			r.err = errStopped
+			close(r.done)
+			continue
+		}
+		start := time.Now()
+		s.gather(r)
+		close(r.done)
+		took := time.Since(start)
+		pause := time.Duration(float64(took) * (1/s.duty - 1))
+		notBefore = time.Now().Add(min(max(pause, minPause), maxPause))
+	}
+}
+
+func (s *scrapes) gather(r *round) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.mfs, r.err = nil, fmt.Errorf("gathering metrics panicked: %v", p)
+		}
+		if r.err != nil {
+			s.warnOnce(r.err)
+		}
+	}()
+	r.body, r.errs = map[encoding][]byte{}, map[encoding]error{}
+	r.mfs, r.err = s.g.Gather()
+	// What could not be collected is left out, as promhttp's
+	// ContinueOnError does; nothing at all is an error.
+	if r.err != nil && len(r.mfs) == 0 {
+		return
+	}
+	for e := range r.want {
+		r.body[e], r.errs[e] = r.encode(e)
+	}
+}
+
+// stop makes the rounds still to come fail instead of gathering: a
+// stopped tracer is not read again.
+func (s *scrapes) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+}
+
+// warnOnce logs the first gather error: under load the same error would
+// otherwise be logged a hundred times a second.
+func (s *scrapes) warnOnce(err error) {
+	s.mu.Lock()
+	first := !s.warned
+	s.warned = true
+	s.mu.Unlock()
+	if first {
+		s.logf("gathering metrics: " + err.Error())
+	}
+}
+
+// result is the answer to a request of the round in encoding e.
+func (r *round) result(e encoding) ([]byte, error) {
+	if r.err != nil && len(r.mfs) == 0 {
+		return nil, r.err
+	}
+	return r.body[e], r.errs[e]
+}
+
+func (r *round) encode(e encoding) ([]byte, error) {
+	if e.gzip {
+		plain, err := r.encode(encoding{format: e.format})
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(plain)
+		err = zw.Close()
+		return buf.Bytes(), err
+	}
+	if b, ok := r.body[e]; ok {
+		return b, nil
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, e.format)
+	for _, mf := range r.mfs {
+		if err := enc.Encode(mf); err != nil {
+			return nil, fmt.Errorf("encoding metrics: %w", err)
+		}
+	}
+	if c, ok := enc.(expfmt.Closer); ok {
+		if err := c.Close(); err != nil {
+			return nil, fmt.Errorf("encoding metrics: %w", err)
+		}
+	}
+	r.body[e] = buf.Bytes()
+	return buf.Bytes(), nil
+}
