@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,7 +11,7 @@ import (
 // section is there. The numbers of so short a run mean nothing and are not
 // checked: benchmarks are not timed tests.
 func TestBenchSmoke(t *testing.T) {
-	if os.Getenv("GSTSCOPE_PRELOAD") != "" {
+	if memoryChecker() != "" {
 		t.Skip("the benchmark does not run under a memory checker")
 	}
 	cmd := exec.Command("go", "run", "../../bench", "-scale", "0.001", "-runs", "1",

@@ -169,7 +169,7 @@ func TestHTTPSlowClients(t *testing.T) {
 	close(stop)
 	n := <-scraped
 	t.Logf("%d normal scrapes meanwhile, %d failed", n[0], n[1])
-	if n[0] < 10 {
+	if n[0] < 10 && memoryChecker() == "" {
 		t.Errorf("only %d normal scrapes answered in the meantime", n[0])
 	}
 	run := <-ran

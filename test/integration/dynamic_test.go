@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -338,7 +337,7 @@ func memoryFlat(t *testing.T, d *dynamicRun, perStep int) {
 		floor(1, 2, heap), floor(from, from+1, heap), floor(last-1, last, heap))
 	t.Logf("from 3 s on, %.0f elements created: RSS %+.0f kB, heap %+.0f kB (%.2f kB per element)",
 		created, dRSS, dHeap, dHeap/created)
-	if os.Getenv("GSTSCOPE_PRELOAD") != "" {
+	if memoryChecker() != "" {
 		// make asan: AddressSanitizer keeps freed memory in quarantine and
 		// replaces malloc; memory is checked in the plain runs.
 		t.Log("memory growth not checked under a memory checker")

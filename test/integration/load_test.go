@@ -277,6 +277,9 @@ const loadClients = 200
 // The clients run in this process at normal priority, competing for the
 // same two cores as the pipeline: the harshest case.
 func TestHTTPLoadLivePipeline(t *testing.T) {
+	if memoryChecker() != "" {
+		t.Skip("load and throughput are not measured under a memory checker")
+	}
 	const buffers = 1000 // 10 s
 	desc := func(n int) string {
 		return fmt.Sprintf("audiotestsrc is-live=true samplesperbuffer=441 num-buffers=%d ! "+
@@ -357,6 +360,9 @@ func lateness(r hostRun) late {
 // cores their own CPU would otherwise be charged to the server. What is
 // measured is what the server itself takes from the pipeline.
 func TestHTTPLoadThroughput(t *testing.T) {
+	if memoryChecker() != "" {
+		t.Skip("load and throughput are not measured under a memory checker")
+	}
 	const (
 		pairs   = 6
 		buffers = 1500 // 0.75 s
