@@ -14,7 +14,9 @@ PLUGIN  := $(BUILD)/libgstscope.so
 SOURCES := $(shell find cmd internal -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
 # The test-only plugin: the noop tracer (the framework floor) and scopeburn.
-TESTPLUGIN := $(BUILD)/test/libgstscopetest.so
+# Not under build/: GStreamer scans GST_PLUGIN_PATH=build recursively, and
+# users of the README's setup would load it too.
+TESTPLUGIN := build-test/libgstscopetest.so
 
 .PHONY: all build deps demo test unit integration memcheck asan install clean testplugin pyroscope bench fuzz
 
@@ -65,7 +67,7 @@ install: build
 	install -m 0644 $(PLUGIN) $(PLUGIN_DIR)/
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-test
 
 memcheck: build
 	@scripts/memcheck.sh

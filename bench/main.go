@@ -118,7 +118,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated pipelines to run (P1,P2,...); empty: all")
 	skip := flag.String("skip", "", "comma-separated configurations to leave out, by name prefix (\"core\")")
 	plugin := flag.String("plugin", "build", "directory of libgstscope.so")
-	testPlugin := flag.String("test-plugin", "build/test", "directory of the test plugin (noop tracer)")
+	testPlugin := flag.String("test-plugin", "build-test", "directory of the test plugin (noop tracer)")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "gstscope-bench-")

@@ -18,7 +18,7 @@ runtime=$(gcc -print-file-name=libasan.so)
 
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
-export GSTSCOPE_PLUGIN="$PWD/$plugin" GSTSCOPE_TEST_PLUGIN="$PWD/build/test/libgstscopetest.so"
+export GSTSCOPE_PLUGIN="$PWD/$plugin" GSTSCOPE_TEST_PLUGIN="$PWD/build-test/libgstscopetest.so"
 export GSTSCOPE_PRELOAD="$runtime"
 # Go's runtime keeps its own signal handlers: ASan must not take them over.
 export ASAN_OPTIONS="detect_leaks=0:log_path=$reports/asan:allow_user_segv_handler=1:handle_segv=0:handle_sigbus=0:handle_abort=0"

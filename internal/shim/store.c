@@ -381,7 +381,8 @@ pad_create (GstPad * pad, guint64 * state)
   slot_publish (p);
   tag_set ((GObject *) pad, &p->state);
 out:
-  *state = scope_state (p);
+  /* Its live state: if it died meanwhile, the cache misses. */
+  *state = scope_state (p) & ~SCOPE_DEAD;
   g_mutex_unlock (&scope_lock);
   return p;
 }

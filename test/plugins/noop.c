@@ -2,7 +2,7 @@
  * pipeline run with GST_TRACERS=noop costs exactly GStreamer's own tracing
  * framework: the floor gstscope is measured against.
  *
- *   GST_PLUGIN_PATH=build/test GST_TRACERS=noop \
+ *   GST_PLUGIN_PATH=build-test GST_TRACERS=noop \
  *   gst-launch-1.0 fakesrc num-buffers=1000 ! fakesink
  */
 #include "scopetest.h"
