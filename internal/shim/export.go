@@ -2,6 +2,7 @@ package shim
 
 /*
 #include <stdlib.h>
+#include <glib.h>
 */
 import "C"
 
@@ -55,19 +56,29 @@ func gstscopeLatencyStop() {
 }
 
 //export gstscopeLatencyMetrics
-func gstscopeLatencyMetrics() (text *C.char) {
+func gstscopeLatencyMetrics() (text *C.gchar) {
 	defer func() {
 		if r := recover(); r != nil {
-			text = C.CString("")
+			text = gString("")
 		}
 	}()
 	mu.Lock()
 	t := active
 	mu.Unlock()
 	if t == nil {
-		return C.CString("")
+		return gString("")
 	}
-	return C.CString(t.Text())
+	return gString(t.Text())
+}
+
+// gString copies s into memory from g_malloc, which the signal's caller
+// frees with g_free: no C copy (and no C strlen) of what Go wrote.
+func gString(s string) *C.gchar {
+	p := C.g_malloc(C.gsize(len(s) + 1))
+	b := unsafe.Slice((*byte)(p), len(s)+1)
+	copy(b, s)
+	b[len(s)] = 0
+	return (*C.gchar)(p)
 }
 
 var (

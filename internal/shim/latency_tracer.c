@@ -41,10 +41,7 @@ static gint instances_active;
 static gchar *
 request_metrics (GstScopeLatencyTracer * self)
 {
-  char *text = gstscopeLatencyMetrics ();
-  gchar *copy = g_strdup (text);
-  free (text);
-  return copy;
+  return gstscopeLatencyMetrics ();
 }
 
 static void
