@@ -25,13 +25,33 @@ GQuark scope_slot_quark;
 static ScopeElement *elements;
 static ScopePad *pads;
 static guint64 last_id, last_sweep;
-/* Dead slots, oldest first. */
-static struct {
-  ScopeElement *head, *tail;
-} free_elements;
-static struct {
-  ScopePad *head, *tail;
-} free_pads;
+/* Dead slots, oldest first, waiting out their quarantine. Both slot types
+ * have next and dead_since, hence macros for both. */
+#define SLOT_FIFO(type) struct { type *head, *tail; }
+static SLOT_FIFO (ScopeElement) free_elements;
+static SLOT_FIFO (ScopePad) free_pads;
+
+#define fifo_push(q, slot, now) G_STMT_START {  \
+    (slot)->next = NULL;                        \
+    (slot)->dead_since = (now);                 \
+    if ((q).tail)                               \
+      (q).tail->next = (slot);                  \
+    else                                        \
+      (q).head = (slot);                        \
+    (q).tail = (slot);                          \
+  } G_STMT_END
+
+/* The oldest slot of q, taken off it, if its quarantine is over; or NULL. */
+#define fifo_take(q) ({                                                 \
+    __typeof__ ((q).head) s_ = (q).head;                                \
+    if (s_ && now_ns () - s_->dead_since >= SCOPE_QUARANTINE_NS) {      \
+      (q).head = s_->next;                                              \
+      if (!(q).head)                                                    \
+        (q).tail = NULL;                                                \
+    } else {                                                            \
+      s_ = NULL;                                                        \
+    }                                                                   \
+    s_; })
 /* Rings of reused pad slots, for the next pad that needs one (only some
  * pads do: a slot keeping its ring would make every slot grow one). */
 static ScopeRing *free_rings;
@@ -131,13 +151,7 @@ sweep_locked (guint64 now)
       continue;
     }
     *ep = e->next;
-    e->next = NULL;
-    e->dead_since = now;
-    if (free_elements.tail)
-      free_elements.tail->next = e;
-    else
-      free_elements.head = e;
-    free_elements.tail = e;
+    fifo_push (free_elements, e, now);
   }
   while (*pp) {
     ScopePad *p = *pp;
@@ -148,13 +162,7 @@ sweep_locked (guint64 now)
     __atomic_fetch_or (&p->state, SCOPE_DEAD, __ATOMIC_ACQ_REL);
     input_remove (p->elem, p);
     *pp = p->next;
-    p->next = NULL;
-    p->dead_since = now;
-    if (free_pads.tail)
-      free_pads.tail->next = p;
-    else
-      free_pads.head = p;
-    free_pads.tail = p;
+    fifo_push (free_pads, p, now);
   }
 }
 
@@ -184,18 +192,14 @@ forget_source_locked (ScopeElement * src)
 static ScopeElement *
 element_alloc_locked (void)
 {
-  ScopeElement *e = free_elements.head;
-  guint64 state;
+  ScopeElement *e = fifo_take (free_elements);
 
-  if (!e || now_ns () - e->dead_since < SCOPE_QUARANTINE_NS) {
+  if (!e) {
     e = scope_alloc (ScopeElement);
     e->state = SCOPE_DEAD;
   } else {
-    free_elements.head = e->next;
-    if (!free_elements.head)
-      free_elements.tail = NULL;
-    state = next_generation (scope_state (e));
-    __atomic_store_n (&e->state, state, __ATOMIC_RELEASE);
+    __atomic_store_n (&e->state, next_generation (scope_state (e)),
+        __ATOMIC_RELEASE);
     forget_source_locked (e);
     scope_threads_forget (e);
     g_free (e->pipeline);
@@ -218,15 +222,12 @@ static ScopeElement scope_nowhere = {.state = SCOPE_DEAD };
 static ScopePad *
 pad_alloc_locked (void)
 {
-  ScopePad *p = free_pads.head;
+  ScopePad *p = fifo_take (free_pads);
 
-  if (!p || now_ns () - p->dead_since < SCOPE_QUARANTINE_NS) {
+  if (!p) {
     p = scope_alloc (ScopePad);
     p->state = SCOPE_DEAD;
   } else {
-    free_pads.head = p->next;
-    if (!free_pads.head)
-      free_pads.tail = NULL;
     __atomic_store_n (&p->state, next_generation (scope_state (p)),
         __ATOMIC_RELEASE);
     g_clear_pointer (&p->name, g_free);
