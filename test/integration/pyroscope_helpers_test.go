@@ -149,6 +149,7 @@ type flame struct {
 	Total int64
 	Self  map[string]int64 // CPU ns per frame name, summed over the tree
 	Roots map[string]int64 // CPU ns of each top-level frame
+	Paths map[string]int64 // self CPU ns per stack, "root;child;leaf"
 }
 
 func (f flame) names() []string {
@@ -180,11 +181,22 @@ func render(t *testing.T, base, selector string) flame {
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatalf("render %s: %v", selector, err)
 	}
-	f := flame{Self: map[string]int64{}, Roots: map[string]int64{}}
-	// Each level lists nodes as [x offset, total, self, name index].
+	f := flame{Self: map[string]int64{}, Roots: map[string]int64{}, Paths: map[string]int64{}}
+	// Each level lists nodes as [x offset, total, self, name index], the
+	// offset counted from the end of the level's previous node; a node's
+	// parent is the node of the level above whose span holds its x.
+	type node struct {
+		x, total int64
+		path     string
+	}
+	var above []node
 	for li, level := range out.Flamebearer.Levels {
+		var here []node
+		var end int64
 		for i := 0; i+3 < len(level); i += 4 {
 			name := out.Flamebearer.Names[level[i+3]]
+			x := end + level[i]
+			end = x + level[i+1]
 			f.Self[name] += level[i+2]
 			switch li {
 			case 0:
@@ -192,7 +204,24 @@ func render(t *testing.T, base, selector string) flame {
 			case 1:
 				f.Roots[name] += level[i+1]
 			}
+			path := name
+			if li == 0 {
+				path = ""
+			}
+			for _, p := range above {
+				if p.x <= x && x < p.x+p.total {
+					if p.path != "" {
+						path = p.path + ";" + name
+					}
+					break
+				}
+			}
+			here = append(here, node{x, level[i+1], path})
+			if path != "" {
+				f.Paths[path] += level[i+2]
+			}
 		}
+		above = here
 	}
 	return f
 }
