@@ -247,6 +247,10 @@ typedef struct {
   guint64 cpu_ns;               /* in: the last reading (0: none); out: now */
   gint gone;                    /* out: the thread has exited */
   guint64 other_ns;             /* out: CPU of a thread in no element */
+  /* Worker threads (see the block below). */
+  gint hooked;                  /* out: 1 runs hooks, 2 also streams */
+  gint foreign;                 /* out: armed with scope_foreign_arm */
+  gint reborn;                  /* out: the id is a new thread's */
 } ScopeSample;
 
 /* CPU time spent in one stack (depth 0: in no element). */
@@ -269,6 +273,34 @@ void scope_threads_forget (ScopeElement * e);
 guint64 scope_element_names (ScopeElement * e, gchar ** pipeline,
     gchar ** path, gchar ** factory);
 extern gint scope_sampling;     /* atomic: a sampler charges cpu_ns */
+
+/* ---- Worker threads: threads that run no hook (threads.c) ----
+ * Codec libraries run threads of their own (x264's and libav's frame
+ * threads, libvpx's), which never run a hook and inherit the name of the
+ * streaming thread that created them. The sampler arms a CPU timer on such
+ * a thread too; its signal, finding no ScopeThread, records the interrupted
+ * instruction pointer, which Go maps to a library, a plugin and an element.
+ * Cold path only: nothing here runs per buffer. */
+#define SCOPE_FOREIGN_MAX 128   /* worker threads armed at once */
+#define SCOPE_IP_RING 32        /* instruction pointers per thread */
+
+/* One instruction pointer a worker thread's timer caught. */
+typedef struct {
+  gint tid;
+  guint64 ip;
+} ScopeIP;
+
+/* Arms a CPU timer on thread tid, which runs no hook, while profiling.
+ * Returns 1 when armed (or already), 0 when not: a hooked thread, no room,
+ * no profiling, a failed timer_create. scope_sample releases the timer when
+ * the thread exits, runs a hook, or is no longer listed. */
+gint scope_foreign_arm (gint tid);
+/* Moves the instruction pointers recorded since the last call to out
+ * (at most max) and returns their number. */
+guint scope_foreign_drain (ScopeIP * out, guint max);
+/* Adds ns to e's cpu_ns, unless e's slot is dead or no longer element id:
+ * FALSE then. */
+gboolean scope_element_charge (ScopeElement * e, guint64 id, guint64 ns);
 
 /* The snapshot Go reads at scrape time: plain structs and copied strings. */
 typedef struct {

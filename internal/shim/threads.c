@@ -18,12 +18,19 @@
  * calls resume, and never removed (a late signal must not hit the default
  * action, which terminates the process). It only reads the thread's own
  * stack and writes its own ring: async-signal-safe, lock-free.
+ *
+ * Worker threads that run no hook (a codec library's own threads) get a
+ * timer too when the sampler asks (scope_foreign_arm): their signal finds
+ * no ScopeThread and records the instruction pointer it interrupted
+ * instead, which Go maps to the library and the element that uses it.
  */
+#define _GNU_SOURCE             /* REG_RIP */
 #include "scope.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #ifndef sigev_notify_thread_id
@@ -87,6 +94,71 @@ copy_stack (const ScopeThread * t, ScopeStack * s, gboolean dead_owner)
   }
 }
 
+/* ---- Worker threads: the table the signal handler reads ----
+ * A slot is taken and released under the registry lock (by the sampler and
+ * at profiler start and stop); the handler finds it without a lock through
+ * the timer's value (index | generation << 8) and uses it only if its
+ * generation and thread id still match: a late signal from a released
+ * timer, or a thread that reused an id, records nothing. Released slots
+ * wait FOREIGN_QUARANTINE_NS before reuse, so that a handler that matched a
+ * slot just before its release has long finished writing to it. */
+typedef struct {
+  gint tid;                     /* atomic; 0: free */
+  guint gen;                    /* atomic; bumped at each arm, never 0 */
+  gboolean has_timer;
+  timer_t timer;
+  guint64 freed_at;             /* monotonic ns of the last release */
+  guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* handler */
+  guint64 tail;                 /* sampler */
+  guint64 ip[SCOPE_IP_RING];
+} ScopeForeign;
+
+#define FOREIGN_QUARANTINE_NS (G_GUINT64_CONSTANT (1000000000))
+#define FOREIGN_GEN_MAX 0x7fffff
+static ScopeForeign foreign[SCOPE_FOREIGN_MAX];
+static guint foreign_gen;       /* under the lock */
+
+/* The instruction pointer the signal interrupted, 0 where unknown. */
+static guint64
+context_ip (void *context)
+{
+#if defined(__x86_64__)
+  return (guint64) ((ucontext_t *) context)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__i386__)
+  return (guint64) ((ucontext_t *) context)->uc_mcontext.gregs[REG_EIP];
+#elif defined(__aarch64__)
+  return (guint64) ((ucontext_t *) context)->uc_mcontext.pc;
+#else
+  return 0;
+#endif
+}
+
+/* A worker thread's signal: records where it was. Async-signal-safe. */
+static void
+foreign_signal (siginfo_t * info, void *context)
+{
+  guint v, idx;
+  ScopeForeign *f;
+  guint64 head, ip;
+
+  if (info->si_code != SI_TIMER)
+    return;
+  v = (guint) info->si_value.sival_int;
+  idx = v & 0xff;
+  if (idx >= SCOPE_FOREIGN_MAX)
+    return;
+  f = &foreign[idx];
+  if (v >> 8 == 0 || __atomic_load_n (&f->gen, __ATOMIC_ACQUIRE) != v >> 8
+      || __atomic_load_n (&f->tid, __ATOMIC_ACQUIRE) != (gint) syscall (SYS_gettid))
+    return;
+  ip = context_ip (context);
+  head = f->head;
+  if (ip && head - __atomic_load_n (&f->tail, __ATOMIC_ACQUIRE) < SCOPE_IP_RING) {
+    f->ip[head % SCOPE_IP_RING] = ip;
+    __atomic_store_n (&f->head, head + 1, __ATOMIC_RELEASE);
+  }
+}
+
 static void
 on_profile_signal (int sig, siginfo_t * info, void *context)
 {
@@ -100,6 +172,8 @@ on_profile_signal (int sig, siginfo_t * info, void *context)
       copy_stack (t, &r->e[head % SCOPE_STACK_RING], FALSE);
       __atomic_store_n (&r->head, head + 1, __ATOMIC_RELEASE);
     }
+  } else if (!t) {
+    foreign_signal (info, context);
   }
   errno = saved;
 }
@@ -234,16 +308,133 @@ scope_profiler_start (guint hz, gchar ** why)
   return prof_signo;
 }
 
+static guint64
+monotonic_ns (void)
+{
+  return (guint64) g_get_monotonic_time () * 1000;
+}
+
+/* Deletes a worker thread's timer (of a live or an exited thread: both are
+ * fine) and frees its slot. Under the lock. */
+static void
+foreign_release (ScopeForeign * f, guint64 now)
+{
+  if (f->has_timer)
+    timer_delete (f->timer);
+  f->has_timer = FALSE;
+  __atomic_store_n (&f->tid, 0, __ATOMIC_RELEASE);
+  f->freed_at = now;
+}
+
 void
 scope_profiler_stop (void)
 {
   ScopeThread *t;
+  guint64 now = monotonic_ns ();
+  guint i;
 
   g_mutex_lock (&threads_lock);
   prof_interval_ns = 0;
   for (t = threads; t; t = t->next)
     timer_disarm (t);
+  for (i = 0; i < SCOPE_FOREIGN_MAX; i++)
+    if (foreign[i].tid)
+      foreign_release (&foreign[i], now);
   g_mutex_unlock (&threads_lock);
+}
+
+gint
+scope_foreign_arm (gint tid)
+{
+  struct sigevent sev = { 0 };
+  struct itimerspec its = { {0} };
+  ScopeForeign *f = NULL;
+  ScopeThread *t;
+  guint64 now = monotonic_ns ();
+  guint i, gen;
+  gint res = 0;
+
+  if (tid <= 0)
+    return 0;
+  g_mutex_lock (&threads_lock);
+  if (!prof_interval_ns || !prof_signo)
+    goto out;
+  for (t = threads; t; t = t->next)
+    if (t->tid == tid)
+      goto out;
+  for (i = 0; i < SCOPE_FOREIGN_MAX; i++)
+    if (foreign[i].tid == tid) {
+      res = 1;
+      goto out;
+    }
+  for (i = 0; i < SCOPE_FOREIGN_MAX && !f; i++)
+    if (!foreign[i].tid && (foreign[i].freed_at == 0
+            || now - foreign[i].freed_at >= FOREIGN_QUARANTINE_NS))
+      f = &foreign[i];
+  if (!f) {
+    GST_DEBUG ("no room to sample worker thread %d", tid);
+    goto out;
+  }
+  gen = foreign_gen = foreign_gen >= FOREIGN_GEN_MAX ? 1 : foreign_gen + 1;
+  f->tail = 0;
+  __atomic_store_n (&f->head, 0, __ATOMIC_RELAXED);
+  __atomic_store_n (&f->gen, gen, __ATOMIC_RELEASE);
+  __atomic_store_n (&f->tid, tid, __ATOMIC_RELEASE);
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = prof_signo;
+  sev.sigev_notify_thread_id = tid;
+  sev.sigev_value.sival_int = (gint) ((f - foreign) | gen << 8);
+  if (timer_create (thread_clock (tid), &sev, &f->timer) != 0) {
+    /* The thread may have exited since it was listed. */
+    GST_DEBUG ("no CPU timer for worker thread %d: %s", tid, g_strerror (errno));
+    foreign_release (f, now);
+    goto out;
+  }
+  f->has_timer = TRUE;
+  its.it_value.tv_sec = its.it_interval.tv_sec = prof_interval_ns / 1000000000;
+  its.it_value.tv_nsec = its.it_interval.tv_nsec = prof_interval_ns % 1000000000;
+  if (timer_settime (f->timer, 0, &its, NULL) != 0) {
+    GST_DEBUG ("cannot start the CPU timer of worker thread %d: %s", tid,
+        g_strerror (errno));
+    foreign_release (f, now);
+    goto out;
+  }
+  res = 1;
+out:
+  g_mutex_unlock (&threads_lock);
+  return res;
+}
+
+guint
+scope_foreign_drain (ScopeIP * out, guint max)
+{
+  guint i, n = 0;
+
+  g_mutex_lock (&threads_lock);
+  for (i = 0; i < SCOPE_FOREIGN_MAX && n < max; i++) {
+    ScopeForeign *f = &foreign[i];
+    guint64 tail, head;
+    if (!f->tid)
+      continue;
+    tail = f->tail;
+    head = __atomic_load_n (&f->head, __ATOMIC_ACQUIRE);
+    for (; tail != head && n < max; tail++, n++) {
+      out[n].tid = f->tid;
+      out[n].ip = f->ip[tail % SCOPE_IP_RING];
+    }
+    __atomic_store_n (&f->tail, tail, __ATOMIC_RELEASE);
+  }
+  g_mutex_unlock (&threads_lock);
+  return n;
+}
+
+gboolean
+scope_element_charge (ScopeElement * e, guint64 id, guint64 ns)
+{
+  if (!e || scope_dead (e) || __atomic_load_n (&e->id, __ATOMIC_RELAXED) != id)
+    return FALSE;
+  __atomic_fetch_add (&e->cpu_ns, ns, __ATOMIC_RELAXED);
+  return TRUE;
 }
 
 /* Shares the thread's pending CPU among the stacks its signal recorded.
@@ -303,15 +494,19 @@ scope_sample (ScopeSample * s, guint n, ScopeCharge * out, guint max,
   ScopeThread *t;
   guint i, nout = 0;
 
+  guint64 mono = monotonic_ns ();
+
   for (i = 0; i < n; i++) {
     guint64 now;
     s[i].other_ns = 0;
+    s[i].hooked = s[i].foreign = s[i].reborn = 0;
     s[i].gone = !thread_cpu_ns (s[i].tid, &now);
     if (s[i].gone)
       continue;
     /* A smaller reading is a new thread that reused the id. The delta
      * stays in other_ns for threads without a stack; the others move it
      * to their pending CPU below. */
+    s[i].reborn = now < s[i].cpu_ns;
     s[i].other_ns = now >= s[i].cpu_ns ? now - s[i].cpu_ns : now;
     s[i].cpu_ns = now;
   }
@@ -326,9 +521,27 @@ scope_sample (ScopeSample * s, guint n, ScopeCharge * out, guint max,
         t->pending_ns += s[i].other_ns;
         t->cpu_seen_ns = s[i].cpu_ns;
         s[i].other_ns = 0;
+        s[i].hooked = (__atomic_load_n (&t->owner, __ATOMIC_RELAXED)
+            || __atomic_load_n (&t->depth, __ATOMIC_RELAXED)) ? 2 : 1;
         nout += drain (t, out + nout, max - nout, final);
         break;
       }
+  /* A worker thread keeps its timer while it is listed, alive, the same
+   * thread and runs no hook (a hooked thread has a timer of its own). */
+  for (guint k = 0; k < SCOPE_FOREIGN_MAX; k++) {
+    ScopeForeign *f = &foreign[k];
+    gboolean keep = FALSE;
+    if (!f->tid)
+      continue;
+    for (i = 0; i < n; i++)
+      if (s[i].tid == f->tid) {
+        keep = !s[i].gone && !s[i].reborn && !s[i].hooked;
+        s[i].foreign = keep;
+        break;
+      }
+    if (!keep)
+      foreign_release (f, mono);
+  }
   g_mutex_unlock (&threads_lock);
 
   for (i = 0; i < nout; i++)
