@@ -72,6 +72,28 @@ func frameName(name, kind string) string {
 	return name
 }
 
+// addWorker charges ns to a worker thread of element f (a thread its codec
+// library started): pipeline -> element -> thread:<name>.
+func (p *period) addWorker(f Frame, thread string, ns uint64) {
+	p.key.Reset()
+	p.key.WriteString("\x00\x00") // an element stack starts with its pipeline, a thread with one 0
+	p.key.WriteString(f.Pipeline)
+	p.key.WriteByte(0)
+	p.key.WriteString(f.Element)
+	p.key.WriteByte(0)
+	p.key.WriteString(thread)
+	if s := p.stacks[p.key.String()]; s != nil {
+		s.ns += int64(ns)
+		return
+	}
+	s := &stack{pipeline: f.Pipeline, ns: int64(ns)}
+	if f.Pipeline != "" {
+		s.fns = append(s.fns, fn{frameName(f.Pipeline, "pipeline"), "pipeline"})
+	}
+	s.fns = append(s.fns, fn{frameName(f.Element, f.Factory), f.Factory}, fn{ThreadPrefix + thread, "thread"})
+	p.stacks[p.key.String()] = s
+}
+
 // addThread charges ns to a thread that is in no element.
 func (p *period) addThread(name string, ns uint64) {
 	p.key.Reset()

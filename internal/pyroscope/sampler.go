@@ -15,6 +15,11 @@ type Thread struct {
 	CPU   uint64 // ns the thread has run, cumulative
 	Gone  bool   // the thread has exited
 	Other uint64 // ns since the previous reading of a thread with no stack
+	// For the worker threads (see Workers).
+	Hooked  bool // the thread runs GStreamer hooks: its stack says where its CPU goes
+	Streams bool // and it streams: it has pushed or been pushed a buffer
+	Armed   bool // Workers.Arm armed it, and it is still the same thread
+	Reborn  bool // the id is a new thread's (its CPU clock went back)
 }
 
 // Charge is CPU time a thread spent in one stack: the element owning the
@@ -65,10 +70,15 @@ type sampler struct {
 	listed  time.Time
 	every   time.Duration // listEvery
 	buf     []Thread
+	workers *workers // nil unless stacks implements Workers
 }
 
 func newSampler(stacks Stacks) *sampler {
-	return &sampler{stacks: stacks, list: listThreads, name: threadName, every: listEvery, threads: map[int32]*threadState{}}
+	s := &sampler{stacks: stacks, list: listThreads, name: threadName, every: listEvery, threads: map[int32]*threadState{}}
+	if w, ok := stacks.(Workers); ok {
+		s.workers = newWorkers(w)
+	}
+	return s
 }
 
 // sample reads every thread once and adds the CPU each used since the last
@@ -99,6 +109,9 @@ func (s *sampler) sample(now time.Time, p *period, final bool) error {
 		}
 	}
 	charges := s.stacks.Read(s.buf, final || p == nil)
+	if s.workers != nil {
+		s.workers.step(now, p, s.buf, charges, final, func(tid int32) string { return s.threadName(tid, now) })
+	}
 	live := s.tids[:0]
 	for i := range s.buf {
 		th := &s.buf[i]
