@@ -178,7 +178,7 @@ func (l *libraries) refresh(now time.Time) {
 		return
 	}
 	l.maps = parseMaps(b)
-	files := map[string]string{}   // a plugin's file -> its name
+	files := map[string]string{}      // a plugin's file -> its name
 	neededBy := map[string][]string{} // a library -> the plugins that link it
 	for _, p := range l.plugins() {
 		if p.File == "" {
