@@ -57,6 +57,10 @@ type threadState struct {
 	name  string
 	named time.Time
 	gen   uint64
+	// streams: the thread was streaming at the last sample. A pooled
+	// thread is renamed when it starts a task, so its name is read again
+	// when it starts streaming: the worker threads it creates carry it.
+	streams bool
 }
 
 // sampler turns samples into stacks weighted by CPU time.
@@ -109,6 +113,11 @@ func (s *sampler) sample(now time.Time, p *period, final bool) error {
 		}
 	}
 	charges := s.stacks.Read(s.buf, final || p == nil)
+	for i := range s.buf {
+		if st := s.threads[s.buf[i].TID]; st.streams != s.buf[i].Streams {
+			st.streams, st.name = s.buf[i].Streams, ""
+		}
+	}
 	if s.workers != nil {
 		s.workers.step(now, p, s.buf, charges, final, func(tid int32) string { return s.threadName(tid, now) })
 	}
