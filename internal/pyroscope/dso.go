@@ -65,7 +65,7 @@ func parseMaps(b []byte) []mapping {
 			j := bytes.IndexByte(rest, ' ')
 			if j < 0 {
 				j = len(rest)
-				ok = i == len(f)-1
+				ok = ok && i == len(f)-1
 			}
 			f[i], rest = rest[:j], rest[j:]
 		}

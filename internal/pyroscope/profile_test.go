@@ -189,6 +189,31 @@ func TestPeriodKeysDoNotCollide(t *testing.T) {
 	}
 }
 
+// A worker thread is a frame under its element, labelled with the
+// element's pipeline; it stays apart from the element's own stack, from a
+// thread of its name in no element and from the same thread under another
+// element.
+func TestPeriodWorkers(t *testing.T) {
+	p := newPeriod(time.Unix(0, 0))
+	enc := Frame{"p", "enc", "x264enc"}
+	p.addStack([]Frame{enc}, 1)
+	p.addWorker(enc, "src:src", 2)
+	p.addWorker(enc, "src:src", 4)
+	p.addWorker(Frame{"p", "dec", "avdec_h264"}, "src:src", 8)
+	p.addWorker(Frame{"", "lonely", "x264enc"}, "src:src", 16)
+	p.addThread("src:src", 32)
+	p.addStack([]Frame{{"p", "enc", "x264enc"}, {"p", "src:src", "identity"}}, 64)
+	values, labels := collapse(t, p.profile(time.Unix(1, 0), 100))
+	want := map[string]int64{"p;enc": 1, "p;enc;thread:src:src": 6, "p;dec;thread:src:src": 8,
+		"lonely;thread:src:src": 16, "thread:src:src": 32, "p;enc;src:src": 64}
+	if !reflect.DeepEqual(values, want) {
+		t.Errorf("values = %v, want %v", values, want)
+	}
+	if labels["p;enc;thread:src:src"] != "p" || labels["lonely;thread:src:src"] != "" {
+		t.Errorf("labels = %v", labels)
+	}
+}
+
 // What is uploaded is the encoded profile: it must decode to the same
 // samples and pass pprof's own checks.
 func TestPeriodProfileRoundTrip(t *testing.T) {
