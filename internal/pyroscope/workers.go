@@ -57,6 +57,7 @@ type worker struct {
 	plugin  string         // the plugin with the most votes
 	pending uint64         // CPU ns not yet attributed
 	since   time.Time      // when pending started
+	step    uint64         // the last step that listed it
 }
 
 // seenElem is an element seen on the stacks of streaming threads, with the
@@ -86,6 +87,7 @@ type workers struct {
 	streaming map[string]time.Time // streaming threads' names, last seen
 	factories map[string]string    // element factory -> plugin
 	ips       []IP
+	steps     uint64
 	// lookups allows asking GStreamer (Plugins, FactoryPlugin): not in the
 	// last sample, which may run while gst_deinit() disposes the tracer.
 	lookups bool
@@ -129,6 +131,7 @@ func (ws *workers) step(now time.Time, p *period, threads []Thread, charges []Ch
 	}
 	ws.prune(now)
 
+	ws.steps++
 	for i := range threads {
 		th := &threads[i]
 		w := ws.threads[th.TID]
@@ -152,10 +155,19 @@ func (ws *workers) step(now time.Time, p *period, threads []Thread, charges []Ch
 		} else {
 			w.name = name(th.TID)
 		}
+		w.step = ws.steps
 		w.armed = th.Armed
 		if !w.armed && (w.tried.IsZero() || now.Sub(w.tried) >= armEvery || now.Before(w.tried)) {
 			w.tried = now
 			w.armed = ws.w.Arm(th.TID)
+		}
+	}
+
+	// A thread that exited between two listings is not listed again.
+	for tid, w := range ws.threads {
+		if w.step != ws.steps {
+			ws.flush(p, w, 0, now, true)
+			delete(ws.threads, tid)
 		}
 	}
 

@@ -259,6 +259,20 @@ func TestWorkersLeave(t *testing.T) {
 	if got := fx.s.workers.threads; len(got) != 1 || got[13] == nil {
 		t.Errorf("worker threads tracked: %v, want only 13", got)
 	}
+	// One that exits between two listings is never seen gone.
+	fx.thread(14, "src:src", 0)
+	fx.sample(t, t0.Add(30*time.Millisecond), p)
+	fx.thread(14, "src:src", 11)
+	fx.sample(t, t0.Add(40*time.Millisecond), p)
+	fx.tids = slices.DeleteFunc(fx.tids, func(tid int32) bool { return tid == 14 })
+	fx.sample(t, t0.Add(50*time.Millisecond), p)
+	if got := fx.s.workers.threads; len(got) != 1 {
+		t.Errorf("worker threads tracked after 14 left: %v", got)
+	}
+	want["thread:src:src"] += 11
+	if got := values(t, p); !reflect.DeepEqual(got, want) {
+		t.Errorf("values = %v, want %v", got, want)
+	}
 	if want := map[Frame]uint64{x264: 7}; !reflect.DeepEqual(fx.w.charged, want) {
 		t.Errorf("counters charged %v, want %v", fx.w.charged, want)
 	}
