@@ -9,9 +9,13 @@
 //
 //	pipeline0 -> queue0 -> videoconvert0 -> videoscale0
 //
-// Threads in no element (the application's, element worker threads, the
-// tracer's own) are charged to a frame named after the thread, so a profile
-// adds up to the CPU time of the whole process.
+// Worker threads a codec library starts (they run no hook) are sampled for
+// the instruction addresses they run, which name the plugin whose library
+// they are in: their CPU goes to that plugin's element, under a frame named
+// after the thread (workers.go, dso.go). Threads in no element (the
+// application's, the tracer's own, worker threads nobody claims) are
+// charged to a frame named after the thread, so a profile adds up to the
+// CPU time of the whole process.
 //
 // Every upload interval the aggregated stacks become one pprof profile
 // (github.com/google/pprof/profile, type process_cpu:cpu:nanoseconds) that
