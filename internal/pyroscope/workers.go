@@ -146,6 +146,9 @@ func (ws *workers) step(now time.Time, p *period, threads []Thread, charges []Ch
 			continue
 		}
 		if w == nil {
+			if th.Other == 0 {
+				continue // idle: not worth reading its name
+			}
 			n := name(th.TID)
 			if _, ok := ws.streaming[n]; !ok {
 				continue

@@ -131,22 +131,33 @@ func TestWorkersCharged(t *testing.T) {
 	fx.thread(11, "videotestsrc0:s", 0) // x264's
 	fx.thread(12, "videotestsrc0:s", 0) // libav's
 	fx.thread(13, "python3", 0)         // the application's
+	fx.thread(14, "videotestsrc0:s", 0) // one that never runs
 	fx.thread(pid, "videotestsrc0:s", 0)
+	named := map[int32]int{}
+	fx.s.name = func(tid int32) string { named[tid]++; return fx.names[tid] }
 	fx.sample(t, t0, nil)
+	fx.thread(11, "videotestsrc0:s", 1)
+	fx.thread(12, "videotestsrc0:s", 1)
+	fx.thread(13, "python3", 1)
+	fx.thread(pid, "videotestsrc0:s", 1)
+	fx.sample(t, t0.Add(time.Millisecond), nil)
 	if slices.Sort(fx.w.arms); !reflect.DeepEqual(fx.w.arms, []int32{11, 12}) {
 		t.Errorf("armed %v, want [11 12]", fx.w.arms)
+	}
+	if named[14] != 0 {
+		t.Errorf("an idle thread's name was read")
 	}
 
 	p := newPeriod(t0)
 	fx.stream(10, "videotestsrc0:s", 10, vsrc, x264, avdec)
-	fx.thread(11, "videotestsrc0:s", 100)
-	fx.thread(12, "videotestsrc0:s", 50)
-	fx.thread(13, "python3", 7)
-	fx.thread(pid, "videotestsrc0:s", 3)
+	fx.thread(11, "videotestsrc0:s", 101)
+	fx.thread(12, "videotestsrc0:s", 51)
+	fx.thread(13, "python3", 8)
+	fx.thread(pid, "videotestsrc0:s", 4)
 	fx.caught(11, inX264, inLibc, inX264)
 	fx.caught(12, inLibc, inAVCode)
 	fx.sample(t, t0.Add(10*time.Millisecond), p)
-	fx.thread(11, "videotestsrc0:s", 130) // in libc only: still x264's
+	fx.thread(11, "videotestsrc0:s", 131) // in libc only: still x264's
 	fx.caught(11, inLibc, inLibc, inLibc, inLibc)
 	fx.sample(t, t0.Add(20*time.Millisecond), p)
 	want := map[string]int64{
