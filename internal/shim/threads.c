@@ -527,15 +527,25 @@ scope_sample (ScopeSample * s, guint n, ScopeCharge * out, guint max,
         break;
       }
   /* A worker thread keeps its timer while it is listed, alive, the same
-   * thread and runs no hook (a hooked thread has a timer of its own). */
+   * thread and runs no hook (a hooked thread has a timer of its own). The
+   * timer tells whether its thread is the same: the kernel disarms a CPU
+   * timer whose thread exited (interval zero), even if a new thread has
+   * the id since, which the CPU clock's reading need not show. */
   for (guint k = 0; k < SCOPE_FOREIGN_MAX; k++) {
     ScopeForeign *f = &foreign[k];
+    struct itimerspec cur;
     gboolean keep = FALSE;
     if (!f->tid)
       continue;
     for (i = 0; i < n; i++)
       if (s[i].tid == f->tid) {
         keep = !s[i].gone && !s[i].reborn && !s[i].hooked;
+        if (keep && (timer_gettime (f->timer, &cur) != 0
+                || (cur.it_interval.tv_sec == 0
+                    && cur.it_interval.tv_nsec == 0))) {
+          keep = FALSE;
+          s[i].reborn = 1;
+        }
         s[i].foreign = keep;
         break;
       }
