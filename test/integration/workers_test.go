@@ -19,10 +19,13 @@ import (
 // stops at h264parse. Each element's charged share of the traced run's
 // process CPU must be within 10 points of its true share.
 //
-// CPU times on these shared machines move by 20% from one run to the next,
-// and drift while other work comes and goes: the rounds run every pipeline
-// in turn (so that the runs compared are close in time), and medians are
-// compared. Some of the A/B difference is not the element's own CPU at all:
+// CPU times on these shared machines move by 10-20% from one run to the
+// next, and drift while other work comes and goes: seven rounds run every
+// pipeline in turn (so that the runs compared are close in time), and the
+// medians per pipeline are compared; 200 frames keep that within half a
+// minute. The traced runs sample at 1000 Hz (every kernel tick), so that
+// the few milliseconds per frame avdec_h264 spends on the streaming thread
+// are caught often enough. Some of the A/B difference is not the element's own CPU at all:
 // with the decoder's threads running alongside, x264's threads and the
 // streaming thread run a little slower (shared caches and memory); the
 // profile charges that to where it is spent, the A/B to the decoder.
@@ -32,11 +35,11 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 	}
 	base := pyroscopeURL(t)
 	const (
-		src  = "videotestsrc num-buffers=300 ! video/x-raw,width=640,height=360"
+		src  = "videotestsrc num-buffers=200 ! video/x-raw,width=640,height=360"
 		enc  = "x264enc name=enc speed-preset=ultrafast threads=2"
 		full = src + " ! " + enc + " ! h264parse ! avdec_h264 name=dec ! videoconvert ! fakesink"
 	)
-	const rounds, traced = 5, 3
+	const rounds, traced = 7, 3
 	median := func(v []float64) float64 {
 		s := slices.Clone(v)
 		slices.Sort(s)
@@ -50,20 +53,19 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 		r    *result
 	}
 	var runs []run
-	truth := map[string][]float64{}
+	var cpuFull, cpuParse, cpuEnc, cpuSrc []float64
 	for round := range rounds {
-		cpuFull := untraced(full)
-		cpuParse := untraced(src + " ! " + enc + " ! h264parse ! fakesink")
-		cpuEnc := untraced(src + " ! " + enc + " ! fakesink")
-		cpuSrc := untraced(src + " ! fakesink")
-		truth["enc"] = append(truth["enc"], (cpuEnc-cpuSrc)/cpuFull)
-		truth["dec"] = append(truth["dec"], (cpuFull-cpuParse)/cpuFull)
+		cpuFull = append(cpuFull, untraced(full))
+		cpuParse = append(cpuParse, untraced(src+" ! "+enc+" ! h264parse ! fakesink"))
+		cpuEnc = append(cpuEnc, untraced(src+" ! "+enc+" ! fakesink"))
+		cpuSrc = append(cpuSrc, untraced(src+" ! fakesink"))
 		t.Logf("round %d, untraced CPU: full %.3fs, to h264parse %.3fs, to x264enc %.3fs, source only %.3fs",
-			round, cpuFull, cpuParse, cpuEnc, cpuSrc)
-		if round%2 == 0 && len(runs) < traced {
+			round, cpuFull[round], cpuParse[round], cpuEnc[round], cpuSrc[round])
+		if round%3 == 0 && len(runs) < traced {
 			name := uniqueName("workers")
 			env := gstEnv(t, "prometheus-latency-tracer(flags=pipeline+element);pyroscope",
-				"GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+name)
+				"GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+name,
+				"GST_PYROSCOPE_SAMPLE_RATE=1000")
 			runs = append(runs, run{name, measure(t, env, full)})
 		}
 	}
@@ -71,7 +73,7 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 	// What the profile (read back from the server) and the counter charge,
 	// as shares of each traced run's process CPU.
 	charged := map[string][]float64{} // "enc profile", "enc counter", ...
-	var inWorkers []float64
+	var inWorkers, unclaimed []float64
 	for i, run := range runs {
 		f := waitFlame(t, base, `{service_name="`+run.name+`"}`)
 		cpu := float64(run.r.CPUNs) / 1e9
@@ -86,6 +88,9 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 				i, e, self+threads, self, threads, c, cpu)
 		}
 		inWorkers = append(inWorkers, workers)
+		// The codec threads carry the streaming thread's name; at the
+		// root, that name is CPU nobody claimed.
+		unclaimed = append(unclaimed, float64(f.Roots["thread:videotestsrc0:s"])/1e9/cpu)
 		var unowned []string
 		for p, ns := range f.Paths {
 			if strings.HasPrefix(p, "thread:") && ns > 0 {
@@ -95,21 +100,29 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 		slices.Sort(unowned)
 		t.Logf("traced run %d, threads in no element: %v", i, unowned)
 	}
+	// A run that a burst of other work slowed is one of five of its
+	// pipeline's: medians per pipeline, then the differences.
+	truth := map[string]float64{
+		"enc": (median(cpuEnc) - median(cpuSrc)) / median(cpuFull),
+		"dec": (median(cpuFull) - median(cpuParse)) / median(cpuFull),
+	}
 	for _, e := range []string{"enc", "dec"} {
-		want := median(truth[e])
+		want := truth[e]
 		for _, what := range []string{"profile", "counter"} {
 			shares := charged[e+" "+what]
 			if got := median(shares); math.Abs(got-want) > 0.10 {
-				t.Errorf("%s: the %s charges %.1f%% of the process CPU (runs %.3f), true share %.1f%% (rounds %.3f) ± 10 points",
-					e, what, got*100, shares, want*100, truth[e])
+				t.Errorf("%s: the %s charges %.1f%% of the process CPU (runs %.3f), true share %.1f%% ± 10 points",
+					e, what, got*100, shares, want*100)
 			} else {
-				t.Logf("%s: the %s charges %.1f%% (runs %.3f), true share %.1f%% (rounds %.3f)",
-					e, what, got*100, shares, want*100, truth[e])
+				t.Logf("%s: the %s charges %.1f%% (runs %.3f), true share %.1f%%", e, what, got*100, shares, want*100)
 			}
 		}
 	}
 	if median(inWorkers) == 0 {
 		t.Errorf("no CPU under an element's thread: frame")
+	}
+	if u := median(unclaimed); u > 0.03 {
+		t.Errorf("%.1f%% of the process CPU is under thread:videotestsrc0:s, in no element (runs %.3f)", u*100, unclaimed)
 	}
 }
 
