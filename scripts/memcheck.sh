@@ -20,7 +20,7 @@ latency='prometheus-latency-tracer(flags=pipeline+element+reported)'
 # The pyroscope tracer samples the thread stacks from its own thread while
 # the hooks write them; its uploads go to a closed port (they are Go).
 export GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:9 GST_PYROSCOPE_UPLOAD_INTERVAL=1 GST_PYROSCOPE_SAMPLE_RATE=1000
-tracers=("$latency" "$latency" "$latency" "$latency" "$latency;pyroscope" "pyroscope")
+tracers=("$latency" "$latency" "$latency" "$latency" "$latency;pyroscope" "pyroscope" "pyroscope")
 pipelines=(
   "audiotestsrc num-buffers=200 ! tee name=t t. ! queue ! fakesink t. ! queue ! bin.( identity ) ! fakesink"
   "audiotestsrc is-live=true num-buffers=50 ! queue min-threshold-buffers=3 ! identity ! fakesink"
@@ -28,6 +28,8 @@ pipelines=(
   "audiotestsrc num-buffers=50 ! audiomixer name=m ! fakesink audiotestsrc num-buffers=50 ! m."
   "audiotestsrc is-live=true num-buffers=150 ! queue ! audioconvert ! tee name=t t. ! queue ! fakesink t. ! queue ! fakesink"
   "filesrc location=$wav ! wavparse ! queue ! fakesink"
+  # Codec worker threads, which run no hook: their timers record addresses.
+  "videotestsrc num-buffers=30 ! video/x-raw,width=160,height=120 ! x264enc speed-preset=ultrafast threads=2 ! h264parse ! avdec_h264 ! fakesink"
 )
 gst-inspect-1.0 build/libgstscope.so >/dev/null   # fill the registry outside valgrind
 fail=0

@@ -399,6 +399,7 @@ scope_foreign_arm (gint tid)
     foreign_release (f, now);
     goto out;
   }
+  GST_LOG ("sampling worker thread %d", tid);
   res = 1;
 out:
   g_mutex_unlock (&threads_lock);
