@@ -110,7 +110,9 @@ const maxELFCache = 4096
 // libav's, and libgstvideo or GLib, which many plugins need, nobody's.
 type libraries struct {
 	maps     []mapping
-	owner    map[string]string // mapped file -> its plugin, "" for none
+	owner    map[string]string   // mapped file -> its plugin, "" for none
+	files    map[string]string   // a loaded plugin's file -> its name
+	neededBy map[string][]string // a library -> the loaded plugins linking it
 	elfs     map[string]elfInfo
 	read     time.Time // when the mappings were last read
 	readMaps func() ([]byte, error)
@@ -135,10 +137,27 @@ func (l *libraries) pluginOf(ip uint64, now time.Time) string {
 		l.refresh(now)
 		m, ok = l.find(ip)
 	}
-	if !ok {
+	if !ok || m.path == "" || m.path[0] != '/' {
 		return ""
 	}
-	return l.owner[m.path]
+	owner, ok := l.owner[m.path]
+	if !ok {
+		owner = l.files[m.path]
+		if owner == "" {
+			// DT_NEEDED names a library by its soname; the mapped file may
+			// have a longer name the soname links to (libavcodec.so.59 ->
+			// libavcodec.so.59.37.100).
+			name := l.info(m.path).soname
+			if name == "" {
+				name = filepath.Base(m.path)
+			}
+			if by := l.neededBy[name]; len(by) == 1 {
+				owner = by[0]
+			}
+		}
+		l.owner[m.path] = owner
+	}
+	return owner
 }
 
 func (l *libraries) find(ip uint64) (mapping, bool) {
@@ -169,8 +188,10 @@ func (l *libraries) info(path string) elfInfo {
 	return info
 }
 
-// refresh reads the mappings and the loaded plugins again and decides, for
-// each mapped file, the plugin it belongs to.
+// refresh reads the mappings and the loaded plugins again. Which plugin a
+// file belongs to is decided when an address is first found in it: only the
+// plugins' and those files' ELF headers are read, not those of every
+// library mapped.
 func (l *libraries) refresh(now time.Time) {
 	l.read = now
 	b, err := l.readMaps()
@@ -178,8 +199,7 @@ func (l *libraries) refresh(now time.Time) {
 		return
 	}
 	l.maps = parseMaps(b)
-	files := map[string]string{}      // a plugin's file -> its name
-	neededBy := map[string][]string{} // a library -> the plugins that link it
+	l.files, l.neededBy = map[string]string{}, map[string][]string{}
 	for _, p := range l.plugins() {
 		if p.File == "" {
 			continue
@@ -188,31 +208,12 @@ func (l *libraries) refresh(now time.Time) {
 		if real, err := l.realpath(file); err == nil {
 			file = real
 		}
-		files[file] = p.Name
+		l.files[file] = p.Name
 		for _, lib := range l.info(file).needed {
-			if !slices.Contains(neededBy[lib], p.Name) {
-				neededBy[lib] = append(neededBy[lib], p.Name)
+			if !slices.Contains(l.neededBy[lib], p.Name) {
+				l.neededBy[lib] = append(l.neededBy[lib], p.Name)
 			}
 		}
 	}
 	clear(l.owner)
-	for _, m := range l.maps {
-		if _, done := l.owner[m.path]; done || m.path == "" || m.path[0] != '/' {
-			continue
-		}
-		owner := files[m.path]
-		if owner == "" {
-			// DT_NEEDED names a library by its soname; the mapped file may
-			// have a longer name the soname links to (libavcodec.so.59 ->
-			// libavcodec.so.59.37.100).
-			name := l.info(m.path).soname
-			if name == "" {
-				name = filepath.Base(m.path)
-			}
-			if by := neededBy[name]; len(by) == 1 {
-				owner = by[0]
-			}
-		}
-		l.owner[m.path] = owner
-	}
 }

@@ -105,7 +105,14 @@ func TestLibrariesPluginOf(t *testing.T) {
 	var maps []byte
 	reads := 0
 	l := fixtureLibraries(t, &maps, &reads)
+	var elfs []string
+	readELF := l.readELF
+	l.readELF = func(path string) (elfInfo, error) { elfs = append(elfs, path); return readELF(path) }
 	now := time.Unix(1700000000, 0)
+	// Only the plugins' files and the file an address is in are read.
+	if got := l.pluginOf(0x7f3a14e28000, now); got != "x264" || len(elfs) != len(fixturePlugins)+1 {
+		t.Errorf("pluginOf(libx264) = %q after reading %q", got, elfs)
+	}
 	for _, c := range []struct {
 		ip   uint64
 		want string
