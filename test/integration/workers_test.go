@@ -25,10 +25,15 @@ import (
 // medians per pipeline are compared; 200 frames keep that within half a
 // minute. The traced runs sample at 1000 Hz (every kernel tick), so that
 // the few milliseconds per frame avdec_h264 spends on the streaming thread
-// are caught often enough. Some of the A/B difference is not the element's own CPU at all:
-// with the decoder's threads running alongside, x264's threads and the
-// streaming thread run a little slower (shared caches and memory); the
-// profile charges that to where it is spent, the A/B to the decoder.
+// are caught often enough.
+//
+// Some of the A/B difference is not the element's own CPU at all: with the
+// decoder's threads running alongside, x264's threads run about 12% slower
+// (shared caches and memory bandwidth; measured from the threads' own CPU
+// clocks, 10 rounds: the decoder's threads 0.120 s, the streaming thread
+// +0.049 s, x264's threads +0.029 s of an A/B difference of 0.201 s). The
+// profile charges that to x264enc, where it is spent; the A/B to the
+// decoder.
 func TestProfileCodecWorkerThreads(t *testing.T) {
 	base := pyroscopeURL(t)
 	const (
@@ -54,7 +59,6 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 		}
 		return
 	}
-	const rounds, traced = 7, 3
 	median := func(v []float64) float64 {
 		s := slices.Clone(v)
 		slices.Sort(s)
@@ -63,75 +67,98 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 	untraced := func(pipeline string) float64 {
 		return float64(measure(t, gstEnv(t, ""), pipeline).CPUNs) / 1e9
 	}
-	type run struct {
-		name string
-		r    *result
-	}
-	var runs []run
 	var cpuFull, cpuParse, cpuEnc, cpuSrc []float64
-	for round := range rounds {
-		cpuFull = append(cpuFull, untraced(full))
-		cpuParse = append(cpuParse, untraced(src+" ! "+enc+" ! h264parse ! fakesink"))
-		cpuEnc = append(cpuEnc, untraced(src+" ! "+enc+" ! fakesink"))
-		cpuSrc = append(cpuSrc, untraced(src+" ! fakesink"))
-		t.Logf("round %d, untraced CPU: full %.3fs, to h264parse %.3fs, to x264enc %.3fs, source only %.3fs",
-			round, cpuFull[round], cpuParse[round], cpuEnc[round], cpuSrc[round])
-		if round%3 == 0 && len(runs) < traced {
-			name := uniqueName("workers")
-			env := gstEnv(t, tracers, "GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+name,
-				"GST_PYROSCOPE_SAMPLE_RATE=1000")
-			runs = append(runs, run{name, measure(t, env, full)})
-		}
-	}
-
-	// What the profile (read back from the server) and the counter charge,
-	// as shares of each traced run's process CPU.
 	charged := map[string][]float64{} // "enc profile", "enc counter", ...
 	var inWorkers, unclaimed []float64
-	for i, run := range runs {
-		f := waitFlame(t, base, `{service_name="`+run.name+`"}`)
-		cpu := float64(run.r.CPUNs) / 1e9
-		var workers float64
+	// rounds runs every pipeline n times in turn, and the traced one every
+	// third round, up to traced times; then reads the profiles back.
+	rounds := func(n, traced int) {
+		var names []string
+		var results []*result
+		for round := range n {
+			cpuFull = append(cpuFull, untraced(full))
+			cpuParse = append(cpuParse, untraced(src+" ! "+enc+" ! h264parse ! fakesink"))
+			cpuEnc = append(cpuEnc, untraced(src+" ! "+enc+" ! fakesink"))
+			cpuSrc = append(cpuSrc, untraced(src+" ! fakesink"))
+			i := len(cpuFull) - 1
+			t.Logf("round %d, untraced CPU: full %.3fs, to h264parse %.3fs, to x264enc %.3fs, source only %.3fs",
+				i, cpuFull[i], cpuParse[i], cpuEnc[i], cpuSrc[i])
+			if round%3 == 0 && len(names) < traced {
+				name := uniqueName("workers")
+				env := gstEnv(t, tracers, "GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+name,
+					"GST_PYROSCOPE_SAMPLE_RATE=1000")
+				names, results = append(names, name), append(results, measure(t, env, full))
+			}
+		}
+		// What the profile (read back from the server) and the counter
+		// charge, as shares of each traced run's process CPU.
+		for i, name := range names {
+			f := waitFlame(t, base, `{service_name="`+name+`"}`)
+			cpu := float64(results[i].CPUNs) / 1e9
+			var workers float64
+			for _, e := range []string{"enc", "dec"} {
+				self, threads := elementCPU(f, e)
+				workers += threads
+				c := counter(t, results[i], "gstreamer_element_cpu_seconds_total", labels("element", e))
+				charged[e+" profile"] = append(charged[e+" profile"], (self+threads)/cpu)
+				charged[e+" counter"] = append(charged[e+" counter"], c/cpu)
+				t.Logf("traced run %s, %s: profile %.3fs (%.3fs on the streaming thread, %.3fs on its own threads), counter %.3fs, of %.3fs",
+					name, e, self+threads, self, threads, c, cpu)
+			}
+			inWorkers = append(inWorkers, workers)
+			// The codec threads carry the streaming thread's name; at the
+			// root, that name is CPU nobody claimed.
+			unclaimed = append(unclaimed, float64(f.Roots["thread:videotestsrc0:s"])/1e9/cpu)
+			var unowned []string
+			for p, ns := range f.Paths {
+				if strings.HasPrefix(p, "thread:") && ns > 0 {
+					unowned = append(unowned, p)
+				}
+			}
+			slices.Sort(unowned)
+			t.Logf("traced run %s, threads in no element: %v", name, unowned)
+		}
+	}
+	// check compares the medians: per pipeline (a run that a burst of
+	// other work slowed is one of several of its pipeline's), then the
+	// differences. report false: only says whether all are within bounds.
+	check := func(report bool) bool {
+		truth := map[string]float64{
+			"enc": (median(cpuEnc) - median(cpuSrc)) / median(cpuFull),
+			"dec": (median(cpuFull) - median(cpuParse)) / median(cpuFull),
+		}
+		ok := true
 		for _, e := range []string{"enc", "dec"} {
-			self, threads := elementCPU(f, e)
-			workers += threads
-			c := counter(t, run.r, "gstreamer_element_cpu_seconds_total", labels("element", e))
-			charged[e+" profile"] = append(charged[e+" profile"], (self+threads)/cpu)
-			charged[e+" counter"] = append(charged[e+" counter"], c/cpu)
-			t.Logf("traced run %d, %s: profile %.3fs (%.3fs on the streaming thread, %.3fs on its own threads), counter %.3fs, of %.3fs",
-				i, e, self+threads, self, threads, c, cpu)
-		}
-		inWorkers = append(inWorkers, workers)
-		// The codec threads carry the streaming thread's name; at the
-		// root, that name is CPU nobody claimed.
-		unclaimed = append(unclaimed, float64(f.Roots["thread:videotestsrc0:s"])/1e9/cpu)
-		var unowned []string
-		for p, ns := range f.Paths {
-			if strings.HasPrefix(p, "thread:") && ns > 0 {
-				unowned = append(unowned, p)
+			for _, what := range []string{"profile", "counter"} {
+				shares := charged[e+" "+what]
+				got := median(shares)
+				switch {
+				case math.Abs(got-truth[e]) <= 0.10:
+					if report {
+						t.Logf("%s: the %s charges %.1f%% (runs %.3f), true share %.1f%%", e, what, got*100, shares, truth[e]*100)
+					}
+				case report:
+					t.Errorf("%s: the %s charges %.1f%% of the process CPU (runs %.3f), true share %.1f%% ± 10 points",
+						e, what, got*100, shares, truth[e]*100)
+					fallthrough
+				default:
+					ok = false
+				}
 			}
 		}
-		slices.Sort(unowned)
-		t.Logf("traced run %d, threads in no element: %v", i, unowned)
+		return ok
 	}
-	// A run that a burst of other work slowed is one of five of its
-	// pipeline's: medians per pipeline, then the differences.
-	truth := map[string]float64{
-		"enc": (median(cpuEnc) - median(cpuSrc)) / median(cpuFull),
-		"dec": (median(cpuFull) - median(cpuParse)) / median(cpuFull),
+	rounds(7, 3)
+	// The A/B difference has a bias of its own (x264's threads run slower
+	// beside the decoder's, about 4 points of the process CPU, which the
+	// profile rightly leaves to x264enc) and noise of ±5 points with seven
+	// rounds on this machine: a result off the bounds is measured again
+	// with twice the runs before it counts.
+	if !check(false) {
+		t.Logf("a share is off by more than 10 points after %d rounds: %d more", len(cpuFull), 7)
+		rounds(7, 2)
 	}
-	for _, e := range []string{"enc", "dec"} {
-		want := truth[e]
-		for _, what := range []string{"profile", "counter"} {
-			shares := charged[e+" "+what]
-			if got := median(shares); math.Abs(got-want) > 0.10 {
-				t.Errorf("%s: the %s charges %.1f%% of the process CPU (runs %.3f), true share %.1f%% ± 10 points",
-					e, what, got*100, shares, want*100)
-			} else {
-				t.Logf("%s: the %s charges %.1f%% (runs %.3f), true share %.1f%%", e, what, got*100, shares, want*100)
-			}
-		}
-	}
+	check(true)
 	if median(inWorkers) == 0 {
 		t.Errorf("no CPU under an element's thread: frame")
 	}
