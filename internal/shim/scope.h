@@ -250,7 +250,7 @@ typedef struct {
   /* Worker threads (see the block below). */
   gint hooked;                  /* out: 1 runs hooks, 2 also streams */
   gint foreign;                 /* out: armed with scope_foreign_arm */
-  gint reborn;                  /* out: the id is a new thread's */
+  gint reborn;                  /* out: a new thread has the id */
 } ScopeSample;
 
 /* CPU time spent in one stack (depth 0: in no element). */
