@@ -474,6 +474,60 @@ close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
   return f;
 }
 
+/* ---- an element's own task ----
+ * A source, demuxer, queue or aggregator runs a task that pushes from
+ * outside any chain call. Its processing for a buffer it pushes is the
+ * task's time since its previous push returned, less the time spent in other
+ * elements' functions meanwhile (pulls). A task that paces itself (a live
+ * source waiting for the clock, a queue or appsrc waiting for data) has long
+ * gaps that are mostly waiting: there the thread's own CPU clock, read at
+ * both ends, gives the work. It is a system call (~0.6 us here), so it is
+ * read only while the gaps are longer than SCOPE_TASK_WALL_NS; a busy task
+ * pushing faster than that cannot have waited for long. A gap measured
+ * neither way (the first, or the first after the pace changed) is left out. */
+#define SCOPE_TASK_WALL_NS (50 * GST_USECOND)
+
+static inline guint64
+cpu_now (void)
+{
+  struct timespec ts;
+  if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (guint64) ts.tv_sec * GST_SECOND + ts.tv_nsec;
+}
+
+/* The task of e pushes n buffers. */
+static void
+task_push (ScopeThread * t, ScopeElement * e, guint64 ts, guint n)
+{
+  if (t->task_idle && t->task_owner == e) {
+    guint64 gap = since (ts, t->task_idle), own = 0;
+    gboolean known = FALSE;
+    if (t->task_cpu) {
+      guint64 cpu = cpu_now ();
+      own = since (cpu, t->task_cpu);
+      known = cpu != 0;
+    } else if (gap <= SCOPE_TASK_WALL_NS) {
+      own = gap;
+      known = TRUE;
+    }
+    if (known)
+      observe (&e->proc, since (own, t->task_child) / n, n);
+    t->task_slow = gap > SCOPE_TASK_WALL_NS;
+  }
+  t->task_owner = e;
+  t->task_idle = 0;
+}
+
+/* The task's push returned: its own work starts again. */
+static inline void
+task_resume (ScopeThread * t, guint64 ts)
+{
+  t->task_idle = ts;
+  t->task_child = 0;
+  t->task_cpu = t->task_slow ? cpu_now () : 0;
+}
+
 /* ---- push mode ---- */
 
 static inline gboolean
@@ -508,6 +562,8 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   if (!latency)
     return;
   count (p, 1, gst_buffer_get_size (buf));
+  if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+    task_push (t, p->elem, ts, 1);
   leave (t, p, p->elem, ts, buf, 1);
 }
 
@@ -529,6 +585,8 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   if (!latency)
     return;
   count (p, n, gst_buffer_list_calculate_size (list));
+  if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+    task_push (t, p->elem, ts, n);
   leave (t, p, p->elem, ts, gst_buffer_list_get (list, 0), n);
 }
 
@@ -571,7 +629,9 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
 static void
 on_chain_post (GObject * o, GstClockTime ts, GstPad * pad, GstFlowReturn res)
 {
-  close_frame (thr (), pad, ts);
+  ScopeThread *t = thr ();
+  if (close_frame (t, pad, ts) && t->depth == 0)
+    task_resume (t, ts);
 }
 
 /* ---- pull mode: pad is the sink pad of the element that pulls ---- */
@@ -600,6 +660,8 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
   ScopePad *sp;
   gsize size;
 
+  if (f && t->depth == 0)
+    t->task_child += since (ts, f->start);
   if (!f || !f->elem || !latency_on ())
     return;
   if (res != GST_FLOW_OK || !buf)

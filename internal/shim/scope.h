@@ -213,6 +213,12 @@ struct _ScopeThread {
    * running time on the pushing pad. */
   guint64 pend_ts, pend_rt, pend_rt_end;
   ScopeElement *pend_src;
+  /* The element running this task, for its processing (see hooks.c):
+   * when its last push returned (0: not yet), the time spent since in
+   * pulls, and its CPU clock then (0: not read). */
+  ScopeElement *task_owner;
+  guint64 task_idle, task_child, task_cpu;
+  gboolean task_slow;
   /* Pull mode: what the element running this task pulled last. */
   ScopeElement *task_elem;
   guint64 task_ts, task_origin_ts;
