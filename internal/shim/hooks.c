@@ -42,18 +42,21 @@ const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
 #define add64(p, v) __atomic_fetch_add ((p), (v), RELAXED)
 #define NONE GST_CLOCK_TIME_NONE
 
+/* The first bound at or above 2^(L-1), for values of bit length L. Bounds
+ * are at least a factor 2 apart, so a value is in that bucket or the next:
+ * one comparison instead of a search. Made from scope_bounds_ns above. */
+static const guint8 bucket_start[65] = {
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11,
+  12, 13, 14, 15, 16, 17, 18, 19, 19, 20, 21, 22, 22, 22, 22, 22, 22, 22, 22,
+  22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
+  22, 22, 22,
+};
+
 static inline guint
 bucket_of (guint64 ns)
 {
-  guint lo = 0, hi = SCOPE_NBOUNDS;
-  while (lo < hi) {
-    guint mid = (lo + hi) / 2;
-    if (ns <= scope_bounds_ns[mid])
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
+  guint i = bucket_start[ns ? 64 - __builtin_clzll (ns) : 0];
+  return (i < SCOPE_NBOUNDS && ns > scope_bounds_ns[i]) ? i + 1 : i;
 }
 
 /* Records n observations of ns each (n > 1 for buffer lists). */
@@ -469,7 +472,7 @@ close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
   ScopeFrame *f = frame_pop (t, gstpad, ts, &total);
   if (f && f->elem && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT)) {
     guint64 own = total > f->child ? total - f->child : 0;
-    observe (&f->elem->proc, own / f->n, f->n);
+    observe (&f->elem->proc, f->n == 1 ? own : own / f->n, f->n);
   }
   return f;
 }
