@@ -2,8 +2,9 @@
 """A GStreamer application for the integration tests.
 
 Runs one or more pipelines to EOS, measures ground truth itself with pad
-probes (the monotonic time each buffer passes a pad, with its PTS, its
-running time on that pad and its duration), answers LATENCY queries, then asks the active gstscope tracer for its metrics with
+probes (the monotonic time each buffer passes a pad, alone or in a buffer
+list, with its PTS, its running time on that pad and its duration), answers
+LATENCY queries, then asks the active gstscope tracer for its metrics with
 the request-metrics signal, the way a user's application would. Prints JSON:
 
   {"metrics": "...exposition...",
@@ -105,16 +106,25 @@ def main(argv):
 
     seen = {}
 
-    def on_buffer(pad, info, key):
-        now = time.monotonic_ns()
-        buf = info.get_buffer()
+    def record(pad, buf, now, key):
         seen[key].append([buf.pts, now, running_time(pad, buf),
                           -1 if buf.duration == Gst.CLOCK_TIME_NONE else buf.duration])
+
+    def on_buffer(pad, info, key):
+        now = time.monotonic_ns()
+        if info.type & Gst.PadProbeType.BUFFER_LIST:
+            # Payloaders, parsers and sources push lists: one record per
+            # buffer in the list, all at the time the list passed.
+            lst = info.get_buffer_list()
+            for i in range(lst.length()):
+                record(pad, lst.get(i), now, key)
+        else:
+            record(pad, info.get_buffer(), now, key)
         return Gst.PadProbeReturn.OK
 
     for spec in probes:
         seen[spec] = []
-        lookup(spec).add_probe(Gst.PadProbeType.BUFFER, on_buffer, spec)
+        lookup(spec).add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_buffer, spec)
 
     t0, cpu0 = time.monotonic_ns(), time.process_time_ns()
     for p in pipelines:
