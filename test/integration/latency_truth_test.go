@@ -25,13 +25,21 @@ type latencyTruth struct {
 	min, max float64 // seconds
 }
 
+// rtSlack is how far a running time may be rounded and still match: RTP's
+// 90 kHz timestamps come back out of rtpjitterbuffer and the depayloaders 1 ns
+// off the PTS that went in (in a loop, 20 of 90 frames 1 ns early at the sink,
+// which fell into the previous frame's span), so spans are matched 1 µs early:
+// well below a sample at any audio rate or a 90 kHz tick.
+const rtSlack = 1000
+
 // matchLatency is the ground truth for a latency measured by running time:
 // each buffer at probe out with running time R is matched to the buffer at
 // any of the probes ins whose running-time span [rt, rt+duration) contains R
-// (rt == R when the input has no duration); of several such inputs, the one
-// that arrived first, which carried the output's first sample. Its latency is
-// the time it passed out minus the time that input passed its probe. Buffers
-// without a running time are counted as outputs but never matched.
+// (rt == R when the input has no duration; both within rtSlack); of several
+// such inputs, the one that arrived first, which carried the output's first
+// sample. Its latency is the time it passed out minus the time that input
+// passed its probe. Buffers without a running time are counted as outputs but
+// never matched.
 //
 // With ins the sink pad(s) of an element and out its src pad, this is the
 // element's latency; with ins a source's src pad and out a sink's sink pad,
@@ -65,7 +73,8 @@ func matchLatency(t *testing.T, r *result, out string, ins ...string) latencyTru
 			continue
 		}
 		for _, i := range in {
-			if i[probeRT] == rt || (i[probeDur] > 0 && i[probeRT] <= rt && rt < i[probeRT]+i[probeDur]) {
+			start := i[probeRT] - rtSlack
+			if math.Abs(i[probeRT]-rt) <= rtSlack || (i[probeDur] > 0 && start <= rt && rt < start+i[probeDur]) {
 				d := (o[probeT] - i[probeT]) / 1e9
 				sum += d
 				lt.min, lt.max = math.Min(lt.min, d), math.Max(lt.max, d)
@@ -123,4 +132,40 @@ func promLabels(l map[string]string) string {
 		keys[i] = fmt.Sprintf("%s=%q", k, l[k])
 	}
 	return "{" + strings.Join(keys, ",") + "}"
+}
+
+// The matching itself, on made-up probe records: B-frame reordering,
+// re-chunking with an offset, rounded running times, an output without one.
+func TestMatchLatency(t *testing.T) {
+	const ms = 1e6
+	rec := func(tms, rt, dur float64) [4]float64 { return [4]float64{0, tms * ms, rt, dur} }
+	r := &result{Probes: map[string][][4]float64{
+		// Frames at 0, 33, 66 ms arrive at 0, 33, 66 ms ...
+		"v:sink": {rec(0, 0, 33*ms), rec(33, 33*ms, 33*ms), rec(66, 66*ms, 33*ms)},
+		// ... and leave in decode order I P B; the P frame's running time
+		// comes back 1 ns early.
+		"v:src": {rec(100, 0, 33*ms), rec(110, 66*ms-1, 33*ms), rec(120, 33*ms, 33*ms), rec(130, -1, -1)},
+		// 10 ms buffers in, 40 ms frames out offset 6.5 ms into the spans.
+		"a:sink": {rec(0, 0, 10*ms), rec(10, 10*ms, 10*ms), rec(20, 20*ms, 10*ms), rec(30, 30*ms, 10*ms), rec(40, 40*ms, 10*ms)},
+		"a:src":  {rec(30, 0, 33.5*ms), rec(70, 33.5*ms, 40*ms)},
+		// No durations: exact running times only; a repeated running time
+		// matches the input that arrived first.
+		"p:sink": {rec(5, 7*ms, -1), rec(1, 7*ms, -1), rec(2, 8*ms, -1)},
+		"p:src":  {rec(9, 7*ms, -1), rec(9, 7.5*ms, -1)},
+	}}
+	for _, c := range []struct {
+		in, out          string
+		outputs, matched int
+		mean             float64
+	}{
+		{"v:sink", "v:src", 4, 3, (100 + (110 - 66) + (120 - 33)) / 3.0 / 1e3},
+		{"a:sink", "a:src", 2, 2, (30 + (70 - 30)) / 2.0 / 1e3},
+		{"p:sink", "p:src", 2, 1, 8 / 1e3},
+	} {
+		lt := matchLatency(t, r, c.out, c.in)
+		if lt.outputs != c.outputs || lt.matched != c.matched || math.Abs(lt.mean-c.mean) > 1e-9 {
+			t.Errorf("%s -> %s: %d outputs, %d matched, mean %.6fs; want %d, %d, %.6fs",
+				c.in, c.out, lt.outputs, lt.matched, lt.mean, c.outputs, c.matched, c.mean)
+		}
+	}
 }
