@@ -269,6 +269,10 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
 /* How far past the best candidate a scan goes looking for an older input
  * that carried the same running time, or for one reordered before it. */
 #define SCOPE_SCAN_SLACK 32
+/* Running times this close are the same: RTP's 90 kHz timestamps come back
+ * from jitterbuffers and depayloaders a nanosecond off, which would put a
+ * frame into the previous one's span. */
+#define SCOPE_RT_SLACK (1 * GST_USECOND)
 
 /* Finds the input of element e that carried the first sample of an output
  * buffer buf at running time rt:
@@ -284,6 +288,7 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 rt,
     ScopeRingEntry * out)
 {
   gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
+  guint64 at = rt == NONE ? NONE : rt + SCOPE_RT_SLACK;
   gboolean have = FALSE;
   gint i;
 
@@ -318,8 +323,8 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 rt,
       }
       if (rt == NONE || x.rt == NONE)
         continue;
-      if (x.rt <= rt && (x.rt_end == NONE || rt < x.rt_end)
-          && (!found || x.rt >= best.rt)) {
+      if (x.rt <= at && (x.rt_end == NONE || at < x.rt_end)
+          && (!found || x.rt + SCOPE_RT_SLACK >= best.rt)) {
         best = x;
         found = TRUE;
         misses = 0;
@@ -327,8 +332,8 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 rt,
         break;
       }
     }
-    if (found && (!have || best.rt > out->rt
-            || (best.rt == out->rt && best.ts < out->ts))) {
+    if (found && (!have || best.rt > out->rt + SCOPE_RT_SLACK
+            || (best.rt + SCOPE_RT_SLACK >= out->rt && best.ts < out->ts))) {
       *out = best;
       have = TRUE;
     }
@@ -341,15 +346,18 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 rt,
 static inline gboolean
 frame_holds (const ScopeFrame * f, guint64 rt)
 {
+  guint64 at = rt + SCOPE_RT_SLACK;
   ScopeRingEntry prev;
   ScopeRing *r;
 
-  if (rt == f->rt) {
+  if (f->rt > at)
+    return FALSE;
+  if (f->rt + 2 * SCOPE_RT_SLACK >= at) {
     r = f->pad ? f->pad->ring : NULL;
     return !(r && f->idx >= 2 && ring_read (r, f->idx - 2, &prev)
-        && prev.rt == rt);
+        && prev.rt != NONE && prev.rt + SCOPE_RT_SLACK >= f->rt);
   }
-  return f->rt < rt && f->rt_end != NONE && rt < f->rt_end;
+  return f->rt_end != NONE && at < f->rt_end;
 }
 
 /* A buffer (or the first of a list of n) leaves element e through src pad

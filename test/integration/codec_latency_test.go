@@ -6,12 +6,9 @@ import (
 
 // Latency through elements that hold buffers (issue 10), against pad probes
 // matched in running time (matchLatency): each codec element within 25% or
-// 5 ms of the truth, source-to-sink within 15%.
-//
-// The tracer runs without the reported flag: these tests are about the
-// latency figures, and with it the plugin of the time this was written
-// deadlocked avdec_h264 (its LATENCY query hook; issue 10, point 1).
-const tracerLatency = "prometheus-latency-tracer(flags=pipeline+element)"
+// 5 ms of the truth, source-to-sink within 15%. All flags on, as users run
+// it: the reported flag's LATENCY query hook once deadlocked avdec_h264.
+const tracerLatency = tracerAll
 
 const (
 	elementRel, elementAbs = 0.25, 0.005
