@@ -228,8 +228,8 @@ running_time (ScopePad * p, GstBuffer * buf, guint64 * end)
 /* ---- what entered a sink pad ---- */
 
 static inline guint64
-ring_put (ScopeRing * r, gconstpointer buf, guint64 rt, guint64 rt_end,
-    guint64 ts, guint64 origin_ts, ScopeElement * origin)
+ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
+    guint64 rt_end, guint64 ts, guint64 origin_ts, ScopeElement * origin)
 {
   guint64 head = r->head;
   ScopeRingEntry *x = &r->e[head % SCOPE_RING];
@@ -237,6 +237,7 @@ ring_put (ScopeRing * r, gconstpointer buf, guint64 rt, guint64 rt_end,
   __atomic_store_n (&x->seq, 0, RELAXED);
   __atomic_thread_fence (__ATOMIC_RELEASE);
   __atomic_store_n (&x->buf, buf, RELAXED);
+  __atomic_store_n (&x->size, size, RELAXED);
   __atomic_store_n (&x->rt, rt, RELAXED);
   __atomic_store_n (&x->rt_end, rt_end, RELAXED);
   __atomic_store_n (&x->ts, ts, RELAXED);
@@ -257,6 +258,7 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
   if (seq != k + 1)
     return FALSE;
   out->buf = __atomic_load_n (&x->buf, RELAXED);
+  out->size = __atomic_load_n (&x->size, RELAXED);
   out->rt = __atomic_load_n (&x->rt, RELAXED);
   out->rt_end = __atomic_load_n (&x->rt_end, RELAXED);
   out->ts = __atomic_load_n (&x->ts, RELAXED);
@@ -274,6 +276,25 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
  * frame into the previous one's span. */
 #define SCOPE_RT_SLACK (1 * GST_USECOND)
 
+/* The same buffer object: same address, and the same running time, or the
+ * same size and a running time moved less than SCOPE_RETIME_NS (a
+ * jitterbuffer correcting skew on the buffers it passes on). An address
+ * alone could be a new buffer allocated where a freed input was. */
+#define SCOPE_RETIME_NS (100 * GST_MSECOND)
+static inline gboolean
+same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
+    guint64 rt)
+{
+  if (x->buf != buf)
+    return FALSE;
+  if (x->rt == NONE || rt == NONE)
+    return TRUE;
+  if (x->rt <= rt + SCOPE_RT_SLACK && rt <= x->rt + SCOPE_RT_SLACK)
+    return TRUE;
+  return x->size == size && (x->rt > rt ? x->rt - rt : rt - x->rt)
+      < SCOPE_RETIME_NS;
+}
+
 /* Finds the input of element e that carried the first sample of an output
  * buffer buf at running time rt:
  * 1. the same buffer (queues, jitterbuffers, tee): its newest entry;
@@ -284,7 +305,7 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
  * Inputs are scanned newest first: an element holding frames (encoder
  * lookahead, decoder frame threads) has their inputs at the top. */
 static gboolean
-ring_match (ScopeElement * e, gconstpointer buf, guint64 rt,
+ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
     ScopeRingEntry * out)
 {
   gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
@@ -307,8 +328,8 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 rt,
         head > SCOPE_RING ? head - SCOPE_RING : 0);
     /* A queue's output is the buffer after its previous one. */
     hint = __atomic_load_n (&r->hint, RELAXED);
-    if (hint >= lo && hint < head && ring_read (r, hint, &x) && x.buf == buf
-        && (x.rt == rt || x.rt == NONE)) {
+    if (hint >= lo && hint < head && ring_read (r, hint, &x)
+        && same_buffer (&x, buf, size, rt)) {
       __atomic_store_n (&r->hint, hint + 1, RELAXED);
       *out = x;
       return TRUE;
@@ -316,7 +337,7 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 rt,
     for (k = head; k > lo; k--) {
       if (!ring_read (r, k - 1, &x))
         continue;
-      if (x.buf == buf && (x.rt == rt || x.rt == NONE)) {
+      if (same_buffer (&x, buf, size, rt)) {
         __atomic_store_n (&r->hint, k, RELAXED);
         *out = x;
         return TRUE;
@@ -367,7 +388,7 @@ frame_holds (const ScopeFrame * f, guint64 rt)
  * the element is processing), else the match in its inputs' rings. */
 static void
 leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
-    GstBuffer * buf, guint n)
+    GstBuffer * buf, gsize size, guint n)
 {
   ScopeFrame *f = frame_top (t);
   ScopeRingEntry in = { 0 };
@@ -390,7 +411,7 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
       entered = TRUE;
     }
   }
-  if (!entered && ring_match (e, buf, rt, &in)) {
+  if (!entered && ring_match (e, buf, size, rt, &in)) {
     entry_ts = in.ts;
     origin_ts = in.origin_ts;
     src = in.origin;
@@ -442,7 +463,7 @@ path_observe (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
  * left on this thread) and a frame opens for the element's chain call. */
 static void
 enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
-    GstBuffer * buf, guint n)
+    GstBuffer * buf, gsize size, guint n)
 {
   ScopeElement *e = p->elem;
   guint64 origin_ts = t->pend_ts, rt = t->pend_rt, rt_end = t->pend_rt_end;
@@ -459,7 +480,7 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
     path_observe (e, src, since (ts, origin_ts), n);
   r = __atomic_load_n (&p->ring, __ATOMIC_ACQUIRE);
   if (r)
-    idx = ring_put (r, buf, rt, rt_end, ts, origin_ts, src);
+    idx = ring_put (r, buf, size, rt, rt_end, ts, origin_ts, src);
   f = frame_push (t, gstpad, e, p, ts, n);
   if (f) {
     f->origin_ts = origin_ts;
@@ -563,6 +584,7 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   ScopeThread *t = thr ();
   gboolean latency = latency_on ();
   ScopePad *p;
+  gsize size;
 
   if (t->depth > 0 && !latency)
     return;
@@ -572,10 +594,11 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   own (t, p);
   if (!latency)
     return;
-  count (p, 1, gst_buffer_get_size (buf));
+  size = gst_buffer_get_size (buf);
+  count (p, 1, size);
   if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, 1);
-  leave (t, p, p->elem, ts, buf, 1);
+  leave (t, p, p->elem, ts, buf, size, 1);
 }
 
 static void
@@ -586,6 +609,7 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   gboolean latency = latency_on ();
   ScopePad *p;
   guint n = gst_buffer_list_length (list);
+  GstBuffer *first;
 
   if (t->depth > 0 && !latency)
     return;
@@ -598,7 +622,8 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   count (p, n, gst_buffer_list_calculate_size (list));
   if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, n);
-  leave (t, p, p->elem, ts, gst_buffer_list_get (list, 0), n);
+  first = gst_buffer_list_get (list, 0);
+  leave (t, p, p->elem, ts, first, gst_buffer_get_size (first), n);
 }
 
 static void
@@ -606,6 +631,7 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
 {
   ScopeThread *t = thr ();
   ScopePad *p = pad_get (t, pad);
+  gsize size;
   if (G_UNLIKELY (!p) || p->transparent) {
     frame_push (t, pad, NULL, NULL, ts, 1);
     return;
@@ -614,8 +640,9 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     frame_push (t, pad, p->elem, p, ts, 1);
     return;
   }
-  count (p, 1, gst_buffer_get_size (buf));
-  enter (t, pad, p, ts, buf, 1);
+  size = gst_buffer_get_size (buf);
+  count (p, 1, size);
+  enter (t, pad, p, ts, buf, size, 1);
 }
 
 static void
@@ -625,6 +652,7 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   ScopeThread *t = thr ();
   ScopePad *p = pad_get (t, pad);
   guint n = gst_buffer_list_length (list);
+  GstBuffer *first;
   if (G_UNLIKELY (!p) || p->transparent || n == 0) {
     frame_push (t, pad, NULL, NULL, ts, 1);
     return;
@@ -634,7 +662,8 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
     return;
   }
   count (p, n, gst_buffer_list_calculate_size (list));
-  enter (t, pad, p, ts, gst_buffer_list_get (list, 0), n);
+  first = gst_buffer_list_get (list, 0);
+  enter (t, pad, p, ts, first, gst_buffer_get_size (first), n);
 }
 
 static void

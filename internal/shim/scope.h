@@ -75,6 +75,7 @@ typedef struct _ScopeElement ScopeElement;
 typedef struct {
   guint64 seq;                  /* atomic: index + 1 once written, 0 meanwhile */
   gconstpointer buf;
+  guint64 size;
   guint64 rt, rt_end;           /* running time; rt_end NONE: no duration */
   guint64 ts, origin_ts;
   ScopeElement *origin;
