@@ -17,7 +17,7 @@ the request-metrics signal, the way a user's application would. Prints JSON:
 
 Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
                   [--probe ELEM:PAD ...] [--query ELEM:PAD ...]
-                  [--prop ELEM:PROPERTY ...] [--deinit]
+                  [--prop ELEM:PROPERTY ...] [--deinit] [--eos-others]
 
 A probe record is the buffer's PTS (GST_CLOCK_TIME_NONE, 2^64-1, when it
 has none), the monotonic time it passed the pad, its running time on that pad
@@ -25,6 +25,8 @@ has none), the monotonic time it passed the pad, its running time on that pad
 event at that moment; -1 when there is no timestamp, no TIME segment, or the
 timestamp is outside the segment) and its duration (-1 when it has none).
 
+--eos-others: once the first pipeline reaches EOS, the others get an EOS
+event 500 ms later (a receiver whose udpsrc never ends on its own).
 --deinit calls gst_deinit() before exiting, as gst-launch does; without it
 the process just exits, as many applications do.
 """
@@ -63,12 +65,16 @@ def running_time(pad, buf):
 def main(argv):
     Gst.init(None)
     descs, probes, queries, props = [], [], [], []
-    deinit = False
+    deinit = eos_others = False
     i, name = 0, None
     while i < len(argv):
         a = argv[i]
         if a == "--deinit":
             deinit = True
+            i += 1
+            continue
+        if a == "--eos-others":
+            eos_others = True
             i += 1
             continue
         if a == "--prop":
@@ -127,10 +133,15 @@ def main(argv):
         lookup(spec).add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_buffer, spec)
 
     t0, cpu0 = time.monotonic_ns(), time.process_time_ns()
-    for p in pipelines:
+    # Receivers listen before the first pipeline sends.
+    for p in (pipelines[::-1] if eos_others else pipelines):
         p.set_state(Gst.State.PLAYING)
     answers = {}
-    for p in pipelines:
+    for k, p in enumerate(pipelines):
+        if eos_others and k == 1:
+            time.sleep(0.5)
+            for q in pipelines[1:]:
+                q.send_event(Gst.Event.new_eos())
         msg = p.get_bus().timed_pop_filtered(
             60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
         if msg is None or msg.type == Gst.MessageType.ERROR:

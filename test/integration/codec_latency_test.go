@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -127,5 +128,50 @@ func TestCodecLatencyAudioReChunk(t *testing.T) {
 	t.Run("source-to-sink", func(t *testing.T) {
 		checkLatency(t, r, "source-to-sink latency", "gstreamer_pipeline_latency_seconds",
 			pathLatency("src", "sink"), path, pathRel, pathAbs)
+	})
+}
+
+// A real RTP receiver: udpsrc stamps packets with their arrival, and
+// rtpjitterbuffer re-stamps each with a skew-corrected time (a few ms off
+// the arrival), so running time does not survive it; it passes the same
+// buffers on, which is how its latency is matched. Ground truth: the
+// packets leave it in the order they came (one sender on loopback), so the
+// i-th out is the i-th in. The depayloader behind it is matched in running
+// time (a frame's packets share its timestamp), and every frame that
+// reaches the sink has a source-to-sink figure.
+func TestCodecLatencyJitterbufferReceiver(t *testing.T) {
+	port := freePort(t)
+	r := measure(t, gstEnv(t, tracerLatency),
+		"--name", "tx", fmt.Sprintf("videotestsrc is-live=true num-buffers=90 ! video/x-raw,width=320,height=240,framerate=30/1 ! "+
+			"x264enc tune=zerolatency ! rtph264pay ! udpsink host=127.0.0.1 port=%d", port),
+		"--name", "rx", fmt.Sprintf("udpsrc port=%d address=127.0.0.1 caps=application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=96 ! "+
+			"rtpjitterbuffer name=jb ! rtph264depay name=depay ! avdec_h264 ! fakesink name=sink", port),
+		"--eos-others", "--probe", "jb:sink", "--probe", "jb:src", "--probe", "depay:sink", "--probe", "depay:src",
+		"--probe", "sink:sink")
+	in, out := r.Probes["jb:sink"], r.Probes["jb:src"]
+	if len(in) < 200 || len(out) != len(in) {
+		t.Fatalf("the jitterbuffer got %d packets and passed on %d: want the same, and some hundreds", len(in), len(out))
+	}
+	var sum float64
+	for i := range out {
+		sum += out[i][probeT] - in[i][probeT]
+	}
+	truth := latencyTruth{outputs: len(out), matched: len(out), mean: sum / float64(len(out)) / 1e9}
+	rx := func(l map[string]string) map[string]string { l["pipeline"] = "rx"; return l }
+	t.Run("rtpjitterbuffer", func(t *testing.T) {
+		checkLatency(t, r, "rtpjitterbuffer latency", "gstreamer_element_latency_seconds",
+			rx(elementLatency("jb", "rtpjitterbuffer")), truth, elementRel, elementAbs)
+	})
+	t.Run("rtph264depay", func(t *testing.T) {
+		depay := matchLatency(t, r, "depay:src", "depay:sink")
+		mostMatched(t, "rtph264depay", depay)
+		checkLatency(t, r, "rtph264depay latency", "gstreamer_element_latency_seconds",
+			rx(elementLatency("depay", "rtph264depay")), depay, elementRel, elementAbs)
+	})
+	t.Run("source-to-sink", func(t *testing.T) {
+		n := len(r.Probes["sink:sink"])
+		if c, _ := histMean(t, r, "gstreamer_pipeline_latency_seconds", rx(pathLatency("udpsrc0", "sink"))); int(c) != n {
+			t.Errorf("source-to-sink count = %d, want every frame that reached the sink (%d)", c, n)
+		}
 	})
 }
