@@ -788,6 +788,7 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   GstEventType type = GST_EVENT_TYPE (ev);
   ScopeThread *t;
   ScopePad *p, *peer;
+  gint hops;
 
   if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP)
       || !latency_on ())
@@ -805,9 +806,11 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   /* After a flush, running time starts again: what entered the peer
    * before is gone and must not match what comes next. */
   peer = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
-  while (peer && peer->transparent && peer->other)
-    peer = __atomic_load_n (&peer->other->peer, __ATOMIC_ACQUIRE);
-  if (peer && peer->ring)
+  for (hops = 0; peer && peer->transparent && hops < 16; hops++) {
+    ScopePad *o = __atomic_load_n (&peer->other, __ATOMIC_ACQUIRE);
+    peer = o ? __atomic_load_n (&o->peer, __ATOMIC_ACQUIRE) : NULL;
+  }
+  if (peer && !peer->transparent && peer->ring)
     __atomic_store_n (&peer->ring->valid_from,
         __atomic_load_n (&peer->ring->head, __ATOMIC_ACQUIRE), RELAXED);
 }
