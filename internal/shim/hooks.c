@@ -41,6 +41,9 @@ const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
 #define RELAXED __ATOMIC_RELAXED
 #define add64(p, v) __atomic_fetch_add ((p), (v), RELAXED)
 #define NONE GST_CLOCK_TIME_NONE
+/* Called from a push and a list hook each: inlined, a call with seven
+ * arguments cost ~10% of what they do. */
+#define INLINE static inline __attribute__ ((always_inline))
 
 /* The first bound at or above 2^(L-1), for values of bit length L. Bounds
  * are at least a factor 2 apart, so a value is in that bucket or the next:
@@ -386,7 +389,7 @@ frame_holds (const ScopeFrame * f, guint64 rt)
  * its first sample: the input being processed when it holds the output (or
  * when either has no running time: untimestamped data is matched with what
  * the element is processing), else the match in its inputs' rings. */
-static void
+INLINE void
 leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
     GstBuffer * buf, gsize size, guint n)
 {
@@ -461,7 +464,7 @@ path_observe (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
 /* A buffer (or list) enters the element owning sink pad p: it is recorded
  * in the pad's ring (with the running time and origin its upstream push
  * left on this thread) and a frame opens for the element's chain call. */
-static void
+INLINE void
 enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
     GstBuffer * buf, gsize size, guint n)
 {
@@ -494,7 +497,7 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
 
 /* Closes a chain or getrange frame: the element's own time is its frame
  * minus the frames nested in it. Returns the frame, or NULL. */
-static ScopeFrame *
+INLINE ScopeFrame *
 close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
 {
   guint64 total;
