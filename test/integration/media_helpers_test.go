@@ -192,11 +192,13 @@ func processCPU(pid int) (time.Duration, bool) {
 
 var (
 	gdbThread = regexp.MustCompile(`^Thread \d+ \(.*?\(LWP (\d+)\)(?: "([^"]*)")?\)`)
-	gdbFrame  = regexp.MustCompile(`^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(`)
+	gdbFrame  = regexp.MustCompile(`^#\d+\s+(?:0x[0-9a-f]+ in )?(\S*) \(.*?(?: (?:at|from) \S*/([^/\s]+))?$`)
 )
 
 // threadStacks is one line per thread of process pid: its name and the
-// functions on its stack, innermost first (gdb's "thread apply all bt").
+// functions on its stack, innermost first (gdb's "thread apply all bt",
+// 40 frames; "?libfoo.so" is a function without symbols in that file,
+// repeats folded).
 // Empty when gdb is not installed or cannot attach.
 func threadStacks(pid int) string {
 	if _, err := exec.LookPath("gdb"); err != nil {
@@ -205,7 +207,7 @@ func threadStacks(pid int) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, "gdb", "-p", strconv.Itoa(pid), "-batch", "-nx",
-		"-ex", "set pagination off", "-ex", "thread apply all bt 24").Output()
+		"-ex", "set pagination off", "-ex", "thread apply all bt 40").Output()
 	var lines []string
 	var cur []string
 	name, idleGo := "", 0
@@ -226,7 +228,13 @@ func threadStacks(pid int) string {
 			flush()
 			name = fmt.Sprintf("LWP %s %q", m[1], m[2])
 		} else if m := gdbFrame.FindStringSubmatch(l); m != nil && name != "" {
-			cur = append(cur, m[1])
+			f := m[1]
+			if (f == "" || f == "??") && m[2] != "" {
+				f = "?" + m[2] // a library without symbols
+			}
+			if len(cur) == 0 || cur[len(cur)-1] != f {
+				cur = append(cur, f)
+			}
 		}
 	}
 	flush()
