@@ -50,7 +50,8 @@ const appsrcFrames = 45
 // of them real-time, so their wall time is steady on a loaded machine.
 var mediaPipelines = []mediaPipeline{
 	// The pipeline, as given (x264enc's defaults: lookahead and
-	// frame threads, 1.5 s of frames held).
+	// frame threads, 1.5 s of frames held). Without a format, x264enc takes
+	// videotestsrc's Y444_10LE (High 4:4:4); the others use I420.
 	launch("x264-live",
 		"videotestsrc is-live=true num-buffers=90 ! video/x-raw,width=320,height=240,framerate=30/1 "+
 			"! x264enc name=enc ! h264parse name=parse ! avdec_h264 name=dec ! videoconvert ! fakesink name=sink",
@@ -72,7 +73,7 @@ var mediaPipelines = []mediaPipeline{
 	// rtph264pay pushes buffer lists, which the app's probe does not see:
 	// probed from the jitterbuffer's output on.
 	launch("rtp-jitterbuffer",
-		"videotestsrc is-live=true num-buffers=45 ! video/x-raw,width=320,height=240,framerate=30/1 "+
+		"videotestsrc is-live=true num-buffers=45 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 "+
 			"! x264enc name=enc tune=zerolatency ! rtph264pay name=pay ! rtpjitterbuffer name=jb "+
 			"! rtph264depay name=depay ! avdec_h264 name=dec ! fakesink name=sink",
 		mediaPad{"enc:src", 45}, mediaPad{"jb:src", 45}, mediaPad{"depay:src", 45},
@@ -80,7 +81,7 @@ var mediaPipelines = []mediaPipeline{
 	// A fragmented MP4 streamed from the muxer straight into qtdemux (push
 	// mode), video and audio.
 	launch("mp4mux-qtdemux",
-		"videotestsrc is-live=true num-buffers=45 ! video/x-raw,width=320,height=240,framerate=30/1 "+
+		"videotestsrc is-live=true num-buffers=45 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 "+
 			"! x264enc name=venc tune=zerolatency ! h264parse ! mp4mux name=mux fragment-duration=500 streamable=true "+
 			"! qtdemux name=demux "+
 			"demux.video_0 ! queue ! h264parse ! avdec_h264 name=vdec ! fakesink name=vsink "+
@@ -91,7 +92,7 @@ var mediaPipelines = []mediaPipeline{
 		mediaPad{"aenc:src", 60}, mediaPad{"adec:src", 40}, mediaPad{"asink:sink", 40}),
 	// Matroska streamed into its demuxer: H.264 and Opus.
 	launch("matroskamux-demux",
-		"videotestsrc is-live=true num-buffers=45 ! video/x-raw,width=320,height=240,framerate=30/1 "+
+		"videotestsrc is-live=true num-buffers=45 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 "+
 			"! x264enc name=venc tune=zerolatency ! h264parse ! matroskamux name=mux streamable=true "+
 			"! matroskademux name=demux "+
 			"demux.video_0 ! queue ! h264parse ! avdec_h264 name=vdec ! fakesink name=vsink "+
