@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stopPyroscope()
+	removeMedia()
 	os.Exit(code)
 }
 
