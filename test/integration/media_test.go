@@ -70,13 +70,12 @@ var mediaPipelines = []mediaPipeline{
 			"d. ! queue ! videoconvert ! fakesink name=vsink sync=true " +
 			"d. ! queue ! audioconvert ! fakesink name=asink sync=true"
 	}, mediaPad{"vsink:sink", mediaFrames}, mediaPad{"asink:sink", mediaAudioFrames}),
-	// rtph264pay pushes buffer lists, which the app's probe does not see:
-	// probed from the jitterbuffer's output on.
+	// rtph264pay pushes buffer lists (the app's probe counts their buffers).
 	launch("rtp-jitterbuffer",
 		"videotestsrc is-live=true num-buffers=45 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 "+
 			"! x264enc name=enc tune=zerolatency ! rtph264pay name=pay ! rtpjitterbuffer name=jb "+
 			"! rtph264depay name=depay ! avdec_h264 name=dec ! fakesink name=sink",
-		mediaPad{"enc:src", 45}, mediaPad{"jb:src", 45}, mediaPad{"depay:src", 45},
+		mediaPad{"enc:src", 45}, mediaPad{"pay:src", 45}, mediaPad{"jb:src", 45}, mediaPad{"depay:src", 45},
 		mediaPad{"dec:src", 45}, mediaPad{"sink:sink", 45}),
 	// A fragmented MP4 streamed from the muxer straight into qtdemux (push
 	// mode), video and audio.
@@ -128,6 +127,12 @@ var mediaPipelines = []mediaPipeline{
 			"audiotestsrc is-live=true num-buffers=60 ! audio/x-raw,rate=44100,channels=2 ! mix.sink_0 "+
 			"audiotestsrc is-live=true num-buffers=60 freq=880 ! audio/x-raw,rate=44100,channels=2 ! mix.sink_1",
 		mediaPad{"mix:sink_0", 60}, mediaPad{"mix:sink_1", 60}, mediaPad{"mix:src", 50}, mediaPad{"sink:sink", 50}),
+	// The test plugin's element that asks upstream for the latency with its
+	// object lock held, when caps arrive and per buffer (as avdec_h264
+	// does): a hook that takes an element's lock deadlocks here.
+	launch("lock-holder",
+		"audiotestsrc num-buffers=50 ! scopelocker name=l ! fakesink name=sink",
+		mediaPad{"l:src", 50}, mediaPad{"sink:sink", 50}),
 	{name: "appsrc-appsink",
 		args:      func(*mediaSet) []string { return []string{"../apps/appsrc.py", fmt.Sprint(appsrcFrames)} },
 		pads:      []mediaPad{{"src:src", appsrcFrames}, {"enc:src", appsrcFrames}, {"dec:src", appsrcFrames}, {"sink:sink", appsrcFrames}},
