@@ -260,6 +260,7 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
   guint64 seq = __atomic_load_n (&x->seq, __ATOMIC_ACQUIRE);
   if (seq != k + 1)
     return FALSE;
+  out->seq = seq;
   out->buf = __atomic_load_n (&x->buf, RELAXED);
   out->size = __atomic_load_n (&x->size, RELAXED);
   out->rt = __atomic_load_n (&x->rt, RELAXED);
