@@ -20,6 +20,23 @@ func elementLatency(name, factory string) map[string]string {
 	return labels("pipeline", "pipeline0", "element", name, "factory", factory)
 }
 
+// checkElement checks element name's latency against truth, as a subtest
+// named after its factory.
+func checkElement(t *testing.T, r *result, name, factory string, truth latencyTruth) {
+	t.Run(factory, func(t *testing.T) {
+		checkLatency(t, r, factory+" latency", "gstreamer_element_latency_seconds",
+			elementLatency(name, factory), truth, elementRel, elementAbs)
+	})
+}
+
+// checkPath checks the source-to-sink latency against truth, as a subtest.
+func checkPath(t *testing.T, r *result, source, sink string, truth latencyTruth) {
+	t.Run("source-to-sink", func(t *testing.T) {
+		checkLatency(t, r, "source-to-sink latency", "gstreamer_pipeline_latency_seconds",
+			pathLatency(source, sink), truth, pathRel, pathAbs)
+	})
+}
+
 func pathLatency(source, sink string) map[string]string {
 	return labels("pipeline", "pipeline0", "source", source, "sink", sink)
 }
@@ -56,20 +73,14 @@ func TestCodecLatencyEncoderLookahead(t *testing.T) {
 	if path.mean < enc.mean {
 		t.Fatalf("source-to-sink ground truth %.6fs is below x264enc's own %.6fs: probes are wrong", path.mean, enc.mean)
 	}
-	t.Run("x264enc", func(t *testing.T) {
-		checkLatency(t, r, "x264enc latency", "gstreamer_element_latency_seconds",
-			elementLatency("enc", "x264enc"), enc, elementRel, elementAbs)
-	})
+	checkElement(t, r, "enc", "x264enc", enc)
 	t.Run("avdec_h264", func(t *testing.T) {
 		dec := matchLatency(t, r, "dec:src", "dec:sink")
 		mostMatched(t, "avdec_h264", dec)
 		checkLatency(t, r, "avdec_h264 latency", "gstreamer_element_latency_seconds",
 			elementLatency("dec", "avdec_h264"), dec, elementRel, elementAbs)
 	})
-	t.Run("source-to-sink", func(t *testing.T) {
-		checkLatency(t, r, "source-to-sink latency", "gstreamer_pipeline_latency_seconds",
-			pathLatency("src", "sink"), path, pathRel, pathAbs)
-	})
+	checkPath(t, r, "src", "sink", path)
 }
 
 // A frame-threaded decoder: avdec_h264 with 3 frame threads holds 2 frames.
@@ -91,14 +102,8 @@ func TestCodecLatencyFrameThreadedDecoder(t *testing.T) {
 	}
 	path := matchLatency(t, r, "sink:sink", "src:src")
 	mostMatched(t, "source-to-sink", path)
-	t.Run("avdec_h264", func(t *testing.T) {
-		checkLatency(t, r, "avdec_h264 latency", "gstreamer_element_latency_seconds",
-			elementLatency("dec", "avdec_h264"), dec, elementRel, elementAbs)
-	})
-	t.Run("source-to-sink", func(t *testing.T) {
-		checkLatency(t, r, "source-to-sink latency", "gstreamer_pipeline_latency_seconds",
-			pathLatency("src", "sink"), path, pathRel, pathAbs)
-	})
+	checkElement(t, r, "dec", "avdec_h264", dec)
+	checkPath(t, r, "src", "sink", path)
 }
 
 // An audio encoder that re-chunks: opusenc makes 40 ms frames of 10 ms
@@ -121,14 +126,8 @@ func TestCodecLatencyAudioReChunk(t *testing.T) {
 	}
 	path := matchLatency(t, r, "sink:sink", "src:src")
 	mostMatched(t, "source-to-sink", path)
-	t.Run("opusenc", func(t *testing.T) {
-		checkLatency(t, r, "opusenc latency", "gstreamer_element_latency_seconds",
-			elementLatency("enc", "opusenc"), enc, elementRel, elementAbs)
-	})
-	t.Run("source-to-sink", func(t *testing.T) {
-		checkLatency(t, r, "source-to-sink latency", "gstreamer_pipeline_latency_seconds",
-			pathLatency("src", "sink"), path, pathRel, pathAbs)
-	})
+	checkElement(t, r, "enc", "opusenc", enc)
+	checkPath(t, r, "src", "sink", path)
 }
 
 // A real RTP receiver: udpsrc stamps packets with their arrival, and
