@@ -5,6 +5,7 @@
 #   make memcheck pipelines and test apps under valgrind (part of make test)
 #   make asan     the integration tests with AddressSanitizer (part of make test)
 #   make bench    what tracing costs, against the alternatives (not in CI)
+#   make instructions  instructions per pad push, counted by callgrind
 #   make fuzz     fuzz the parameter parsers (100,000 inputs each in make test)
 #   make install  copy the plugin into your GStreamer plugin directory
 
@@ -18,7 +19,7 @@ PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
 # users of the README's setup would load it too.
 TESTPLUGIN := build-test/libgstscopetest.so
 
-.PHONY: all build deps demo test unit integration memcheck asan install clean testplugin pyroscope bench fuzz
+.PHONY: all build deps demo test unit integration memcheck asan install clean testplugin pyroscope bench fuzz instructions
 
 all: build
 
@@ -89,3 +90,8 @@ fuzz:
 # goes to stdout and build/bench.md (copy the numbers into BENCHMARKS.md).
 bench: build testplugin
 	$(GO) run ./bench -runs 5 | tee $(BUILD)/bench.md
+
+# Instructions per pad push of each configuration (callgrind, ~1 min): the
+# hot path's cost without the noise of wall and CPU times.
+instructions: build testplugin
+	@scripts/instructions.sh

@@ -7,6 +7,8 @@ packages=(
   pkg-config gcc make curl
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-libav gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
+  gir1.2-gst-plugins-base-1.0
   python3 python3-gi gir1.2-gstreamer-1.0
   prometheus valgrind
 )

@@ -14,13 +14,19 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 wav="$out/tone.wav"
 gst-launch-1.0 -q audiotestsrc num-buffers=20 ! wavenc ! filesink location="$wav"
+# 1 s of H.264 (x264enc's defaults: B-frames) and AAC in MP4.
+mp4="$out/av.mp4"
+gst-launch-1.0 -q videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
+  ! x264enc ! h264parse ! queue ! mp4mux name=mux ! filesink location="$mp4" \
+  audiotestsrc num-buffers=43 ! audio/x-raw,rate=44100,channels=2 ! avenc_aac ! aacparse ! queue ! mux.
 
 export GST_PLUGIN_PATH="$PWD/build" GST_REGISTRY="$out/registry.bin"
 latency='prometheus-latency-tracer(flags=pipeline+element+reported)'
 # The pyroscope tracer samples the thread stacks from its own thread while
 # the hooks write them; its uploads go to a closed port (they are Go).
 export GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:9 GST_PYROSCOPE_UPLOAD_INTERVAL=1 GST_PYROSCOPE_SAMPLE_RATE=1000
-tracers=("$latency" "$latency" "$latency" "$latency" "$latency;pyroscope" "pyroscope" "pyroscope")
+tracers=("$latency" "$latency" "$latency" "$latency" "$latency;pyroscope" "pyroscope"
+  "$latency" "$latency;pyroscope" "$latency" "pyroscope")
 pipelines=(
   "audiotestsrc num-buffers=200 ! tee name=t t. ! queue ! fakesink t. ! queue ! bin.( identity ) ! fakesink"
   "audiotestsrc is-live=true num-buffers=50 ! queue min-threshold-buffers=3 ! identity ! fakesink"
@@ -28,9 +34,18 @@ pipelines=(
   "audiotestsrc num-buffers=50 ! audiomixer name=m ! fakesink audiotestsrc num-buffers=50 ! m."
   "audiotestsrc is-live=true num-buffers=150 ! queue ! audioconvert ! tee name=t t. ! queue ! fakesink t. ! queue ! fakesink"
   "filesrc location=$wav ! wavparse ! queue ! fakesink"
-  # Codec worker threads, which run no hook: their timers record addresses.
+  # Real media: codecs with their own threads and locks (avdec_h264 holds its
+  # object lock while it queries upstream), decodebin's dynamic pads, RTP.
+  "videotestsrc is-live=true num-buffers=60 ! video/x-raw,width=320,height=240,framerate=30/1 ! x264enc ! h264parse ! avdec_h264 ! videoconvert ! fakesink"
+  "filesrc location=$mp4 ! decodebin name=d d. ! queue ! videoconvert ! fakesink d. ! queue ! audioconvert ! fakesink"
+  "videotestsrc is-live=true num-buffers=30 ! video/x-raw,width=320,height=240,framerate=30/1 ! x264enc tune=zerolatency ! rtph264pay ! rtpjitterbuffer ! rtph264depay ! avdec_h264 ! fakesink"
+  # Codec worker threads, which run no hook, under the profiler alone: their
+  # timers record the addresses they interrupt.
   "videotestsrc num-buffers=30 ! video/x-raw,width=160,height=120 ! x264enc speed-preset=ultrafast threads=2 ! h264parse ! avdec_h264 ! fakesink"
 )
+# A run that takes longer than this under valgrind (about 30 s at most when
+# nothing is wrong) is hung: killed and failed.
+limit=180
 gst-inspect-1.0 build/libgstscope.so >/dev/null   # fill the registry outside valgrind
 fail=0
 
@@ -59,9 +74,15 @@ check() {
 
 for i in "${!pipelines[@]}"; do
   log="$out/vg$i.log"
+  status=0
   # shellcheck disable=SC2086
-  GST_TRACERS="${tracers[$i]}" valgrind --leak-check=full --num-callers=30 --log-file="$log" \
-    gst-launch-1.0 -q ${pipelines[$i]} >/dev/null 2>&1 || { echo "memcheck: pipeline $i failed"; fail=1; }
+  GST_TRACERS="${tracers[$i]}" timeout -k 10 "$limit" valgrind --leak-check=full --num-callers=30 --log-file="$log" \
+    gst-launch-1.0 -q ${pipelines[$i]} >/dev/null 2>&1 || status=$?
+  case $status in
+    0) ;;
+    124|137) echo "memcheck: pipeline $i hung: killed after ${limit} s: ${pipelines[$i]}"; fail=1 ;;
+    *) echo "memcheck: pipeline $i failed"; fail=1 ;;
+  esac
   check "pipeline $i ($(sed "s/([^)]*)//g" <<<"${tracers[$i]}"))" "$log"
 done
 

@@ -40,19 +40,26 @@ const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
 
 #define RELAXED __ATOMIC_RELAXED
 #define add64(p, v) __atomic_fetch_add ((p), (v), RELAXED)
+#define NONE GST_CLOCK_TIME_NONE
+/* Called from a push and a list hook each: inlined, a call with seven
+ * arguments cost ~10% of what they do. */
+#define INLINE static inline __attribute__ ((always_inline))
+
+/* The first bound at or above 2^(L-1), for values of bit length L. Bounds
+ * are at least a factor 2 apart, so a value is in that bucket or the next:
+ * one comparison instead of a search. Made from scope_bounds_ns above. */
+static const guint8 bucket_start[65] = {
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11,
+  12, 13, 14, 15, 16, 17, 18, 19, 19, 20, 21, 22, 22, 22, 22, 22, 22, 22, 22,
+  22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
+  22, 22, 22,
+};
 
 static inline guint
 bucket_of (guint64 ns)
 {
-  guint lo = 0, hi = SCOPE_NBOUNDS;
-  while (lo < hi) {
-    guint mid = (lo + hi) / 2;
-    if (ns <= scope_bounds_ns[mid])
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
+  guint i = bucket_start[ns ? 64 - __builtin_clzll (ns) : 0];
+  return (i < SCOPE_NBOUNDS && ns > scope_bounds_ns[i]) ? i + 1 : i;
 }
 
 /* Records n observations of ns each (n > 1 for buffer lists). */
@@ -111,6 +118,9 @@ frame_push (ScopeThread * t, gconstpointer gstpad, ScopeElement * e,
   f->child = 0;
   f->origin_ts = 0;
   f->origin = NULL;
+  f->buf = NULL;
+  f->rt = f->rt_end = NONE;
+  f->idx = 0;
   f->n = n;
   return f;
 }
@@ -146,103 +156,278 @@ frame_top (ScopeThread * t)
   return (d > 0 && d <= SCOPE_MAX_DEPTH) ? &t->f[d - 1] : NULL;
 }
 
-static inline gboolean
-ring_match_entry (const ScopeRingEntry * r, gconstpointer buf, guint64 pts)
+/* ---- running time ----
+ * Buffers are matched across an element in running time: PTS (DTS when
+ * there is none) through the segment of the pad that pushes them. Raw
+ * timestamps are not comparable across encoders (GstVideoEncoder shifts
+ * them by 1000 h, with a segment to match), running time is. */
+
+/* The segment event on src pad p, for its buffers; the writer is the
+ * thread that pushes it (readers on the same thread, as a rule). */
+static void
+segment_store (ScopePad * p, const GstSegment * seg)
 {
-  if (r->buf == buf)
-    return TRUE;
-  if (pts == GST_CLOCK_TIME_NONE || r->pts == GST_CLOCK_TIME_NONE)
-    return FALSE;
-  if (r->pts == pts)
-    return TRUE;
-  /* An aggregator's output starting inside an input buffer. */
-  return r->dur != GST_CLOCK_TIME_NONE && r->pts < pts && pts < r->pts + r->dur;
+  guint seq = p->seg_seq;
+  __atomic_store_n (&p->seg_seq, seq | 1, RELAXED);
+  __atomic_thread_fence (__ATOMIC_RELEASE);
+  p->seg = *seg;
+  __atomic_store_n (&p->seg_seq, (seq | 1) + 1, __ATOMIC_RELEASE);
 }
 
-static inline void
-ring_put (ScopeRing * r, GstBuffer * buf, guint64 ts, guint64 origin_ts,
-    ScopeElement * origin)
+/* buf's running time on src pad p, and the end of its duration (NONE when
+ * it has none); NONE when either is unknown or it lies outside the
+ * segment. The common case (forward, rate 1, TIME) is computed inline. */
+static inline guint64
+running_time (ScopePad * p, GstBuffer * buf, guint64 * end)
+{
+  guint64 pos = GST_BUFFER_PTS (buf), dur = GST_BUFFER_DURATION (buf);
+  guint64 start, stop, base, offset, rt;
+  gdouble rate;
+  GstFormat format;
+  guint seq;
+
+  *end = NONE;
+  if (pos == NONE)
+    pos = GST_BUFFER_DTS (buf);
+  seq = __atomic_load_n (&p->seg_seq, __ATOMIC_ACQUIRE);
+  if (pos == NONE || seq == 0 || (seq & 1))
+    return NONE;
+  format = p->seg.format;
+  rate = p->seg.rate;
+  start = p->seg.start;
+  stop = p->seg.stop;
+  base = p->seg.base;
+  offset = p->seg.offset;
+  if (G_UNLIKELY (rate != 1.0)) {
+    GstSegment seg = p->seg;
+    __atomic_thread_fence (__ATOMIC_ACQUIRE);
+    if (__atomic_load_n (&p->seg_seq, RELAXED) != seq
+        || format != GST_FORMAT_TIME)
+      return NONE;
+    rt = gst_segment_to_running_time (&seg, GST_FORMAT_TIME, pos);
+    if (rt != NONE && dur != NONE) {
+      guint64 e = gst_segment_to_running_time (&seg, GST_FORMAT_TIME,
+          rate > 0 ? pos + dur : pos);
+      *end = rate > 0 ? e : rt;
+      if (rate < 0)
+        rt = e;
+      if (*end == NONE || rt == NONE || *end <= rt)
+        *end = NONE;
+    }
+    return rt;
+  }
+  __atomic_thread_fence (__ATOMIC_ACQUIRE);
+  if (__atomic_load_n (&p->seg_seq, RELAXED) != seq
+      || format != GST_FORMAT_TIME)
+    return NONE;
+  if (pos < start || (stop != NONE && pos > stop) || pos < start + offset)
+    return NONE;
+  rt = pos - start - offset + base;
+  if (dur != NONE)
+    *end = rt + dur;
+  return rt;
+}
+
+/* ---- what entered a sink pad ---- */
+
+static inline guint64
+ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
+    guint64 rt_end, guint64 ts, guint64 origin_ts, ScopeElement * origin)
 {
   guint64 head = r->head;
-  ScopeRingEntry *e;
-  if (head - __atomic_load_n (&r->tail, __ATOMIC_ACQUIRE) >= SCOPE_RING)
-    return;                     /* full: this buffer goes unmatched */
-  e = &r->e[head % SCOPE_RING];
-  e->buf = buf;
-  e->pts = buf ? GST_BUFFER_PTS (buf) : GST_CLOCK_TIME_NONE;
-  e->dur = buf ? GST_BUFFER_DURATION (buf) : GST_CLOCK_TIME_NONE;
-  e->ts = ts;
-  e->origin_ts = origin_ts;
-  e->origin = origin;
+  ScopeRingEntry *x = &r->e[head % SCOPE_RING];
+
+  __atomic_store_n (&x->seq, 0, RELAXED);
+  __atomic_thread_fence (__ATOMIC_RELEASE);
+  __atomic_store_n (&x->buf, buf, RELAXED);
+  __atomic_store_n (&x->size, size, RELAXED);
+  __atomic_store_n (&x->rt, rt, RELAXED);
+  __atomic_store_n (&x->rt_end, rt_end, RELAXED);
+  __atomic_store_n (&x->ts, ts, RELAXED);
+  __atomic_store_n (&x->origin_ts, origin_ts, RELAXED);
+  __atomic_store_n (&x->origin, origin, RELAXED);
+  __atomic_store_n (&x->seq, head + 1, __ATOMIC_RELEASE);
   __atomic_store_n (&r->head, head + 1, __ATOMIC_RELEASE);
+  return head + 1;
 }
 
-/* Consumer side: finds the entry for buf in the element's input rings and
- * drops the entries older than it (buffers the element dropped). */
+/* Copies entry k of r into out if it is whole (written at k, and not
+ * overwritten while being read). */
+static inline gboolean
+ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
+{
+  ScopeRingEntry *x = &r->e[k % SCOPE_RING];
+  guint64 seq = __atomic_load_n (&x->seq, __ATOMIC_ACQUIRE);
+  if (seq != k + 1)
+    return FALSE;
+  out->seq = seq;
+  out->buf = __atomic_load_n (&x->buf, RELAXED);
+  out->size = __atomic_load_n (&x->size, RELAXED);
+  out->rt = __atomic_load_n (&x->rt, RELAXED);
+  out->rt_end = __atomic_load_n (&x->rt_end, RELAXED);
+  out->ts = __atomic_load_n (&x->ts, RELAXED);
+  out->origin_ts = __atomic_load_n (&x->origin_ts, RELAXED);
+  out->origin = __atomic_load_n (&x->origin, RELAXED);
+  __atomic_thread_fence (__ATOMIC_ACQUIRE);
+  return __atomic_load_n (&x->seq, RELAXED) == seq;
+}
+
+/* How far past the best candidate a scan goes looking for an older input
+ * that carried the same running time, or for one reordered before it. */
+#define SCOPE_SCAN_SLACK 32
+/* Running times this close are the same: RTP's 90 kHz timestamps come back
+ * from jitterbuffers and depayloaders a nanosecond off, which would put a
+ * frame into the previous one's span. */
+#define SCOPE_RT_SLACK (1 * GST_USECOND)
+
+/* The same buffer object: same address, and the same running time, or the
+ * same size and a running time moved less than SCOPE_RETIME_NS (a
+ * jitterbuffer correcting skew on the buffers it passes on). An address
+ * alone could be a new buffer allocated where a freed input was. */
+#define SCOPE_RETIME_NS (100 * GST_MSECOND)
+static inline gboolean
+same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
+    guint64 rt)
+{
+  if (x->buf != buf)
+    return FALSE;
+  if (x->rt == NONE || rt == NONE)
+    return TRUE;
+  if (x->rt <= rt + SCOPE_RT_SLACK && rt <= x->rt + SCOPE_RT_SLACK)
+    return TRUE;
+  return x->size == size && (x->rt > rt ? x->rt - rt : rt - x->rt)
+      < SCOPE_RETIME_NS;
+}
+
+/* Finds the input of element e that carried the first sample of an output
+ * buffer buf at running time rt:
+ * 1. the same buffer (queues, jitterbuffers, tee): its newest entry;
+ * 2. else the input whose running time span holds rt (an input without a
+ *    duration holds everything up to the next one): the latest such, and of
+ *    inputs at the same running time the earliest to arrive (a frame that
+ *    a depayloader builds from packets arrived with its first packet).
+ * Inputs are scanned newest first: an element holding frames (encoder
+ * lookahead, decoder frame threads) has their inputs at the top. */
 static gboolean
-ring_take (ScopeElement * e, GstBuffer * buf, ScopeRingEntry * out)
+ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
+    ScopeRingEntry * out)
 {
   gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
-  guint64 pts = buf ? GST_BUFFER_PTS (buf) : GST_CLOCK_TIME_NONE;
+  guint64 at = rt == NONE ? NONE : rt + SCOPE_RT_SLACK;
+  gboolean have = FALSE;
   gint i;
 
   for (i = 0; i < n; i++) {
     ScopePad *in = __atomic_load_n (&e->inputs[i], __ATOMIC_ACQUIRE);
     ScopeRing *r = in ? __atomic_load_n (&in->ring, __ATOMIC_ACQUIRE) : NULL;
-    guint64 tail, head, k, end;
+    guint64 head, lo, k, hint;
+    ScopeRingEntry x, best;
+    gboolean found = FALSE;
+    guint misses = 0;
+
     if (!r)
       continue;
-    tail = r->tail;
     head = __atomic_load_n (&r->head, __ATOMIC_ACQUIRE);
-    end = MIN (head, tail + SCOPE_RING_SCAN);
-    for (k = tail; k < end; k++) {
-      const ScopeRingEntry *x = &r->e[k % SCOPE_RING];
-      if (ring_match_entry (x, buf, pts)) {
-        gboolean same = x->buf == buf || x->pts == pts;
-        *out = *x;
-        /* An input that covers several outputs stays for the next one. */
-        __atomic_store_n (&r->tail, same ? k + 1 : k, __ATOMIC_RELEASE);
+    lo = MAX (__atomic_load_n (&r->valid_from, RELAXED),
+        head > SCOPE_RING ? head - SCOPE_RING : 0);
+    /* A queue's output is the buffer after its previous one. */
+    hint = __atomic_load_n (&r->hint, RELAXED);
+    if (hint >= lo && hint < head && ring_read (r, hint, &x)
+        && same_buffer (&x, buf, size, rt)) {
+      __atomic_store_n (&r->hint, hint + 1, RELAXED);
+      *out = x;
+      return TRUE;
+    }
+    for (k = head; k > lo; k--) {
+      if (!ring_read (r, k - 1, &x))
+        continue;
+      if (same_buffer (&x, buf, size, rt)) {
+        __atomic_store_n (&r->hint, k, RELAXED);
+        *out = x;
         return TRUE;
       }
+      if (rt == NONE || x.rt == NONE)
+        continue;
+      if (x.rt <= at && (x.rt_end == NONE || at < x.rt_end)
+          && (!found || x.rt + SCOPE_RT_SLACK >= best.rt)) {
+        best = x;
+        found = TRUE;
+        misses = 0;
+      } else if ((found || x.rt < rt) && ++misses > SCOPE_SCAN_SLACK) {
+        break;
+      }
     }
-    if (head - tail >= SCOPE_RING)      /* full of strangers: make room */
-      __atomic_store_n (&r->tail, tail + SCOPE_RING / 2, __ATOMIC_RELEASE);
+    if (found && (!have || best.rt > out->rt + SCOPE_RT_SLACK
+            || (best.rt + SCOPE_RT_SLACK >= out->rt && best.ts < out->ts))) {
+      *out = best;
+      have = TRUE;
+    }
   }
-  return FALSE;
+  return have;
 }
 
-/* A buffer (or the first of a list of n) leaves element e through a src pad. */
-static void
-leave (ScopeThread * t, ScopeElement * e, guint64 ts, GstBuffer * buf,
-    guint n)
+/* The input being processed holds the output at rt, and no earlier input on
+ * its pad has the same running time (then that one carried it first). */
+static inline gboolean
+frame_holds (const ScopeFrame * f, guint64 rt)
+{
+  guint64 at = rt + SCOPE_RT_SLACK;
+  ScopeRingEntry prev;
+  ScopeRing *r;
+
+  if (f->rt > at)
+    return FALSE;
+  if (f->rt + 2 * SCOPE_RT_SLACK >= at) {
+    r = f->pad ? f->pad->ring : NULL;
+    return !(r && f->idx >= 2 && ring_read (r, f->idx - 2, &prev)
+        && prev.rt != NONE && prev.rt + SCOPE_RT_SLACK >= f->rt);
+  }
+  return f->rt_end != NONE && at < f->rt_end;
+}
+
+/* A buffer (or the first of a list of n) leaves element e through src pad
+ * sp. Its element latency runs from the arrival of the input that carried
+ * its first sample: the input being processed when it holds the output (or
+ * when either has no running time: untimestamped data is matched with what
+ * the element is processing), else the match in its inputs' rings. */
+INLINE void
+leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
+    GstBuffer * buf, gsize size, guint n)
 {
   ScopeFrame *f = frame_top (t);
-  ScopeRingEntry in;
+  ScopeRingEntry in = { 0 };
   gboolean entered = FALSE;
-  guint64 entry_ts = 0, origin_ts = 0;
+  guint64 entry_ts = 0, origin_ts = 0, rt, rt_end;
   ScopeElement *src = NULL;
 
+  rt = running_time (sp, buf, &rt_end);
   if (f && f->elem == e) {
-    entry_ts = f->start;
-    origin_ts = f->origin_ts;
-    src = f->origin;
-    entered = TRUE;
-  } else if (g_atomic_int_get (&e->async) && ring_take (e, buf, &in)) {
+    /* A pad that had no segment pushed on it (tee's request pads get
+     * theirs copied): the same buffer has the same running time. */
+    if (rt == NONE && f->buf == buf) {
+      rt = f->rt;
+      rt_end = f->rt_end;
+    }
+    if (f->buf == buf || rt == NONE || f->rt == NONE || frame_holds (f, rt)) {
+      entry_ts = f->start;
+      origin_ts = f->origin_ts;
+      src = f->origin;
+      entered = TRUE;
+    }
+  }
+  if (!entered && ring_match (e, buf, size, rt, &in)) {
     entry_ts = in.ts;
     origin_ts = in.origin_ts;
     src = in.origin;
     entered = TRUE;
-  } else if (t->task_elem == e) {
+  } else if (!entered && t->task_elem == e) {
     entry_ts = t->task_ts;
     origin_ts = t->task_origin_ts;
     src = t->task_src;
     entered = TRUE;
-  } else if (e->is_source) {
+  } else if (!entered && e->is_source) {
     origin_ts = ts;
     src = e;
-  } else if (!g_atomic_int_get (&e->async)) {
-    /* Output from outside the element's chain: record its inputs from now. */
-    scope_element_make_async (e);
   }
 
   if (entered && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT)) {
@@ -252,6 +437,8 @@ leave (ScopeThread * t, ScopeElement * e, guint64 ts, GstBuffer * buf,
   }
   t->pend_ts = origin_ts;
   t->pend_src = src;
+  t->pend_rt = rt;
+  t->pend_rt_end = rt_end;
 }
 
 static void
@@ -275,44 +462,106 @@ path_observe (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
   }
 }
 
-/* A buffer (or list) enters the element owning sink pad p. */
-static void
+/* A buffer (or list) enters the element owning sink pad p: it is recorded
+ * in the pad's ring (with the running time and origin its upstream push
+ * left on this thread) and a frame opens for the element's chain call. */
+INLINE void
 enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
-    GstBuffer * buf, guint n)
+    GstBuffer * buf, gsize size, guint n)
 {
   ScopeElement *e = p->elem;
-  guint64 origin_ts = t->pend_ts;
+  guint64 origin_ts = t->pend_ts, rt = t->pend_rt, rt_end = t->pend_rt_end;
   ScopeElement *src = t->pend_src;
   ScopeRing *r;
   ScopeFrame *f;
+  guint64 idx = 0;
 
   t->pend_ts = 0;
   t->pend_src = NULL;
+  t->pend_rt = t->pend_rt_end = NONE;
   if (src && e->is_sink
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_PIPELINE))
     path_observe (e, src, since (ts, origin_ts), n);
   r = __atomic_load_n (&p->ring, __ATOMIC_ACQUIRE);
   if (r)
-    ring_put (r, buf, ts, origin_ts, src);
+    idx = ring_put (r, buf, size, rt, rt_end, ts, origin_ts, src);
   f = frame_push (t, gstpad, e, p, ts, n);
   if (f) {
     f->origin_ts = origin_ts;
     f->origin = src;
+    f->buf = buf;
+    f->rt = rt;
+    f->rt_end = rt_end;
+    f->idx = idx;
   }
 }
 
 /* Closes a chain or getrange frame: the element's own time is its frame
  * minus the frames nested in it. Returns the frame, or NULL. */
-static ScopeFrame *
+INLINE ScopeFrame *
 close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
 {
   guint64 total;
   ScopeFrame *f = frame_pop (t, gstpad, ts, &total);
   if (f && f->elem && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT)) {
     guint64 own = total > f->child ? total - f->child : 0;
-    observe (&f->elem->proc, own / f->n, f->n);
+    observe (&f->elem->proc, f->n == 1 ? own : own / f->n, f->n);
   }
   return f;
+}
+
+/* ---- an element's own task ----
+ * A source, demuxer, queue or aggregator runs a task that pushes from
+ * outside any chain call. Its processing for a buffer it pushes is the
+ * task's time since its previous push returned, less the time spent in other
+ * elements' functions meanwhile (pulls). A task that paces itself (a live
+ * source waiting for the clock, a queue or appsrc waiting for data) has long
+ * gaps that are mostly waiting: there the thread's own CPU clock, read at
+ * both ends, gives the work. It is a system call (~0.6 us here), so it is
+ * read only while the gaps are longer than SCOPE_TASK_WALL_NS; a busy task
+ * pushing faster than that cannot have waited for long. A gap measured
+ * neither way (the first, or the first after the pace changed) is left out. */
+#define SCOPE_TASK_WALL_NS (50 * GST_USECOND)
+
+static inline guint64
+cpu_now (void)
+{
+  struct timespec ts;
+  if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (guint64) ts.tv_sec * GST_SECOND + ts.tv_nsec;
+}
+
+/* The task of e pushes n buffers. */
+static void
+task_push (ScopeThread * t, ScopeElement * e, guint64 ts, guint n)
+{
+  if (t->task_idle && t->task_owner == e) {
+    guint64 gap = since (ts, t->task_idle), own = 0;
+    gboolean known = FALSE;
+    if (t->task_cpu) {
+      guint64 cpu = cpu_now ();
+      own = since (cpu, t->task_cpu);
+      known = cpu != 0;
+    } else if (gap <= SCOPE_TASK_WALL_NS) {
+      own = gap;
+      known = TRUE;
+    }
+    if (known)
+      observe (&e->proc, since (own, t->task_child) / n, n);
+    t->task_slow = gap > SCOPE_TASK_WALL_NS;
+  }
+  t->task_owner = e;
+  t->task_idle = 0;
+}
+
+/* The task's push returned: its own work starts again. */
+static inline void
+task_resume (ScopeThread * t, guint64 ts)
+{
+  t->task_idle = ts;
+  t->task_child = 0;
+  t->task_cpu = t->task_slow ? cpu_now () : 0;
 }
 
 /* ---- push mode ---- */
@@ -339,6 +588,7 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   ScopeThread *t = thr ();
   gboolean latency = latency_on ();
   ScopePad *p;
+  gsize size;
 
   if (t->depth > 0 && !latency)
     return;
@@ -348,8 +598,11 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   own (t, p);
   if (!latency)
     return;
-  count (p, 1, gst_buffer_get_size (buf));
-  leave (t, p->elem, ts, buf, 1);
+  size = gst_buffer_get_size (buf);
+  count (p, 1, size);
+  if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+    task_push (t, p->elem, ts, 1);
+  leave (t, p, p->elem, ts, buf, size, 1);
 }
 
 static void
@@ -360,6 +613,7 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   gboolean latency = latency_on ();
   ScopePad *p;
   guint n = gst_buffer_list_length (list);
+  GstBuffer *first;
 
   if (t->depth > 0 && !latency)
     return;
@@ -370,7 +624,10 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   if (!latency)
     return;
   count (p, n, gst_buffer_list_calculate_size (list));
-  leave (t, p->elem, ts, gst_buffer_list_get (list, 0), n);
+  if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+    task_push (t, p->elem, ts, n);
+  first = gst_buffer_list_get (list, 0);
+  leave (t, p, p->elem, ts, first, gst_buffer_get_size (first), n);
 }
 
 static void
@@ -378,6 +635,7 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
 {
   ScopeThread *t = thr ();
   ScopePad *p = pad_get (t, pad);
+  gsize size;
   if (G_UNLIKELY (!p) || p->transparent) {
     frame_push (t, pad, NULL, NULL, ts, 1);
     return;
@@ -386,8 +644,9 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     frame_push (t, pad, p->elem, p, ts, 1);
     return;
   }
-  count (p, 1, gst_buffer_get_size (buf));
-  enter (t, pad, p, ts, buf, 1);
+  size = gst_buffer_get_size (buf);
+  count (p, 1, size);
+  enter (t, pad, p, ts, buf, size, 1);
 }
 
 static void
@@ -397,6 +656,7 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   ScopeThread *t = thr ();
   ScopePad *p = pad_get (t, pad);
   guint n = gst_buffer_list_length (list);
+  GstBuffer *first;
   if (G_UNLIKELY (!p) || p->transparent || n == 0) {
     frame_push (t, pad, NULL, NULL, ts, 1);
     return;
@@ -406,13 +666,16 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
     return;
   }
   count (p, n, gst_buffer_list_calculate_size (list));
-  enter (t, pad, p, ts, gst_buffer_list_get (list, 0), n);
+  first = gst_buffer_list_get (list, 0);
+  enter (t, pad, p, ts, first, gst_buffer_get_size (first), n);
 }
 
 static void
 on_chain_post (GObject * o, GstClockTime ts, GstPad * pad, GstFlowReturn res)
 {
-  close_frame (thr (), pad, ts);
+  ScopeThread *t = thr ();
+  if (close_frame (t, pad, ts) && t->depth == 0)
+    task_resume (t, ts);
 }
 
 /* ---- pull mode: pad is the sink pad of the element that pulls ---- */
@@ -422,13 +685,14 @@ on_pull_range_pre (GObject * o, GstClockTime ts, GstPad * pad, guint64 offset,
     guint size)
 {
   ScopeThread *t = thr ();
-  GstPad *peer = gst_pad_get_peer (pad);
-  ScopePad *p = peer ? pad_get (t, peer) : NULL;
-  if (p && p->transparent)
-    p = NULL;
-  frame_push (t, pad, p ? p->elem : NULL, p, ts, 1);
-  if (peer)
-    gst_object_unref (peer);
+  ScopePad *p = pad_get (t, pad);
+  /* The peer as learnt at pad-link-post: gst_pad_get_peer() would take
+   * the pad's lock. */
+  ScopePad *peer = p ? __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE) : NULL;
+  if (peer && (peer->transparent || scope_dead (peer)
+          || scope_dead (peer->elem)))
+    peer = NULL;
+  frame_push (t, pad, peer ? peer->elem : NULL, peer, ts, 1);
 }
 
 static void
@@ -440,6 +704,8 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
   ScopePad *sp;
   gsize size;
 
+  if (f && t->depth == 0)
+    t->task_child += since (ts, f->start);
   if (!f || !f->elem || !latency_on ())
     return;
   if (res != GST_FLOW_OK || !buf)
@@ -474,8 +740,7 @@ on_query_post (GObject * o, GstClockTime ts, GstPad * pad, GstQuery * query,
 {
   ScopeThread *t;
   ScopePad *p;
-  ScopeElement *e, *peer = NULL;
-  GstElement *peer_el;
+  ScopeElement *e, *peer;
   gboolean live;
   GstClockTime min = 0, max = 0;
   gint64 min_prev = 0, max_prev = 0, share_max;
@@ -490,11 +755,9 @@ on_query_post (GObject * o, GstClockTime ts, GstPad * pad, GstQuery * query,
   if (!p || p->transparent)
     return;
   e = p->elem;
-  peer_el = scope_real_peer_element (pad);
-  if (peer_el) {
-    peer = scope_element_get (peer_el);
-    gst_object_unref (peer_el);
-  }
+  /* Downstream through the links learnt at pad-link-post: the elements
+   * here may hold their object locks (avdec_h264 does). */
+  peer = scope_pad_downstream (p);
   gst_query_parse_latency (query, &live, &min, &max);
 
   while (t->qdepth > 0 && t->q[t->qdepth - 1].peer == e) {
@@ -521,7 +784,77 @@ on_query_post (GObject * o, GstClockTime ts, GstPad * pad, GstQuery * query,
   g_atomic_int_set (&e->rep_set, 1);
 }
 
-/* ---- elements and pads that go away ---- */
+/* ---- structure: learnt where GStreamer holds none of our objects' locks ---- */
+
+static void
+on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
+{
+  GstEventType type = GST_EVENT_TYPE (ev);
+  ScopeThread *t;
+  ScopePad *p, *peer;
+  gint hops;
+
+  if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP)
+      || !latency_on ())
+    return;
+  t = thr ();
+  p = pad_get (t, pad);
+  if (!p || p->transparent || p->sink)
+    return;
+  if (type == GST_EVENT_SEGMENT) {
+    const GstSegment *seg;
+    gst_event_parse_segment (ev, &seg);
+    segment_store (p, seg);
+    return;
+  }
+  /* After a flush, running time starts again: what entered the peer
+   * before is gone and must not match what comes next. */
+  peer = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
+  for (hops = 0; peer && peer->transparent && hops < 16; hops++) {
+    ScopePad *o = __atomic_load_n (&peer->other, __ATOMIC_ACQUIRE);
+    peer = o ? __atomic_load_n (&o->peer, __ATOMIC_ACQUIRE) : NULL;
+  }
+  if (peer && !peer->transparent && peer->ring)
+    __atomic_store_n (&peer->ring->valid_from,
+        __atomic_load_n (&peer->ring->head, __ATOMIC_ACQUIRE), RELAXED);
+}
+
+static void
+on_bin_add_post (GObject * o, GstClockTime ts, GstBin * bin,
+    GstElement * element, gboolean res)
+{
+  if (!res)
+    return;
+  scope_element_learn (element);
+  scope_element_learn (GST_ELEMENT (bin));
+}
+
+/* Names given after the bins were built (an application renaming its
+ * pipeline) are read before the pipeline starts. */
+static void
+on_change_state_pre (GObject * o, GstClockTime ts, GstElement * element,
+    GstStateChange transition)
+{
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY
+      || transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+    scope_element_learn (element);
+}
+
+static void
+on_pad_link_post (GObject * o, GstClockTime ts, GstPad * src, GstPad * sink,
+    GstPadLinkReturn res)
+{
+  if (res == GST_PAD_LINK_OK)
+    scope_pads_linked (src, sink, TRUE);
+}
+
+static void
+on_pad_unlink_post (GObject * o, GstClockTime ts, GstPad * src,
+    GstPad * sink, gboolean res)
+{
+  if (res)
+    scope_pads_linked (src, sink, FALSE);
+}
 
 static void
 on_bin_remove_pre (GObject * o, GstClockTime ts, GstBin * bin,
@@ -572,6 +905,16 @@ scope_hooks_register (GstTracer * tracer)
       G_CALLBACK (on_pull_range_post));
   gst_tracing_register_hook (tracer, "pad-query-post",
       G_CALLBACK (on_query_post));
+  gst_tracing_register_hook (tracer, "pad-push-event-pre",
+      G_CALLBACK (on_push_event_pre));
+  gst_tracing_register_hook (tracer, "bin-add-post",
+      G_CALLBACK (on_bin_add_post));
+  gst_tracing_register_hook (tracer, "element-change-state-pre",
+      G_CALLBACK (on_change_state_pre));
+  gst_tracing_register_hook (tracer, "pad-link-post",
+      G_CALLBACK (on_pad_link_post));
+  gst_tracing_register_hook (tracer, "pad-unlink-post",
+      G_CALLBACK (on_pad_unlink_post));
   gst_tracing_register_hook (tracer, "bin-remove-pre",
       G_CALLBACK (on_bin_remove_pre));
   gst_tracing_register_hook (tracer, "element-remove-pad",

@@ -63,26 +63,34 @@ typedef struct {
   guint64 sum_ns;
 } __attribute__ ((aligned (SCOPE_CACHE_LINE))) ScopeHist;
 
-/* A single-producer single-consumer ring of buffers that entered an element
- * which outputs them from another thread (a queue, an aggregator): the
- * producer is the sink pad's streaming thread, the consumer the element's
- * output thread. Buffers are matched by identity or PTS. */
+/* The buffers that entered a sink pad, newest last, for matching each output
+ * of the element with the input that carried its first sample (see hooks.c).
+ * One producer (the pad's streaming thread); any number of readers (the
+ * element's output threads), which never write an entry: each entry carries
+ * the sequence number it was written at, set last, so that a reader can tell
+ * an entry being overwritten from a whole one. Buffers are compared by
+ * identity and by running time, never dereferenced. */
 #define SCOPE_RING 512
 typedef struct _ScopeElement ScopeElement;
 typedef struct {
-  gconstpointer buf;            /* compared, never dereferenced */
-  guint64 pts, dur, ts, origin_ts;
+  guint64 seq;                  /* atomic: index + 1 once written, 0 meanwhile */
+  gconstpointer buf;
+  guint64 size;
+  guint64 rt, rt_end;           /* running time; rt_end NONE: no duration */
+  guint64 ts, origin_ts;
   ScopeElement *origin;
 } ScopeRingEntry;
 typedef struct _ScopeRing ScopeRing;
 struct _ScopeRing {
   guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* producer */
-  guint64 tail __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* consumer */
+  guint64 valid_from;           /* atomic: older entries predate a flush */
+  guint64 hint __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* readers */
   ScopeRingEntry e[SCOPE_RING];
   ScopeRing *next_free;         /* the store's, under scope_lock */
 };
 
 #define SCOPE_MAX_INPUTS 8
+#define SCOPE_MAX_NESTING 32    /* bins in bins, as far as labels go */
 #define SCOPE_MAX_PATHS 8
 
 typedef struct {
@@ -99,9 +107,12 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   guint64 dead_since;           /* when the store found it dead */
   /* Reset at reuse: everything from here on. */
   guint64 id;                   /* unique for the life of the process */
-  gint async;                   /* atomic: outputs leave from another thread */
-  gboolean is_source, is_sink;
-  gchar *pipeline, *path, *factory;
+  gboolean is_source, is_sink, is_bin;
+  /* Labels, under scope_lock: the element's own name and its parent bin's
+   * slot, learnt without GStreamer's locks (store.c); the pipeline and path
+   * labels are made from them when they are read. */
+  gchar *name, *factory;
+  ScopeElement *parent;
   ScopeHist proc;               /* exclusive processing time per buffer */
   ScopeHist lat;                /* entry to exit per buffer */
   guint64 lat_last_ns;
@@ -124,19 +135,31 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   ScopeElement *elem;           /* never NULL; a dead one for ghost pads */
   gchar *name;
   guint64 buffers, bytes;
-  ScopeRing *ring;              /* atomic; sink pads of async elements */
+  ScopeRing *ring;              /* sink pads of elements that output */
+  /* Links, learnt at pad-link-post (atomic): the peer, and for ghost pads
+   * and their internal proxy pads the other one of the pair, to look
+   * through bins without asking GStreamer on a streaming thread. */
+  ScopePad *peer;
+  ScopePad *other;
+  /* The last SEGMENT event pushed on this (src) pad, written by the thread
+   * that pushes it under a sequence lock: odd while being written. */
+  guint seg_seq;
+  GstSegment seg;
 };
 
 /* store.c: the cold path. */
 extern GMutex scope_lock;
 extern gint scope_flags;        /* atomic; 0 when no latency tracer runs */
-/* The pad's live slot, made if needed; state: the slot's state now. */
+/* The pad's live slot, made if needed; state: the slot's state now.
+ * Never takes a GStreamer lock (see store.c): safe on any thread. */
 ScopePad *scope_pad_lookup (GstPad * pad, guint64 * state);
-ScopeElement *scope_element_get (GstElement * element);
-void scope_element_make_async (ScopeElement * e);
+/* Structural hooks: what the store learns where it is safe to. */
+void scope_element_learn (GstElement * element);
+void scope_pads_linked (GstPad * src, GstPad * sink, gboolean linked);
 void scope_element_removed (GstElement * element);
 void scope_pad_removed (GstPad * pad);
-GstElement *scope_real_peer_element (GstPad * pad);
+/* The element downstream of src pad p, through ghost pads, or NULL. */
+ScopeElement *scope_pad_downstream (ScopePad * p);
 extern GQuark scope_slot_quark;
 
 /* hooks.c: the hot path. Registered once, by the first tracer constructed;
@@ -165,6 +188,9 @@ typedef struct {
   ScopePad *pad;
   guint64 start, child, origin_ts;
   ScopeElement *origin;
+  gconstpointer buf;            /* the input, compared only */
+  guint64 rt, rt_end;           /* its running time (NONE: unknown) */
+  guint64 idx;                  /* its entry in pad's ring + 1, or 0 */
   guint n;
 } ScopeFrame;
 
@@ -184,9 +210,16 @@ typedef struct _ScopeThread ScopeThread;
 struct _ScopeThread {
   guint depth;                  /* atomic; may exceed SCOPE_MAX_DEPTH */
   ScopeElement *owner;          /* atomic */
-  /* Origin of the buffer being pushed, for the peer's chain-pre. */
-  guint64 pend_ts;
+  /* The buffer being pushed, for the peer's chain-pre: its origin and its
+   * running time on the pushing pad. */
+  guint64 pend_ts, pend_rt, pend_rt_end;
   ScopeElement *pend_src;
+  /* The element running this task, for its processing (see hooks.c):
+   * when its last push returned (0: not yet), the time spent since in
+   * pulls, and its CPU clock then (0: not read). */
+  ScopeElement *task_owner;
+  guint64 task_idle, task_child, task_cpu;
+  gboolean task_slow;
   /* Pull mode: what the element running this task pulled last. */
   ScopeElement *task_elem;
   guint64 task_ts, task_origin_ts;

@@ -1,10 +1,27 @@
 /* store.c: the slots behind the hot path (cold path, under scope_lock).
  *
- * A slot is created the first time a hook sees its pad or element, labelled
- * from the object's place in its pipeline at that moment, and tagged onto
- * the object as qdata. It is marked dead when the element leaves its bin, the
- * pad is removed, or the object is finalized; the qdata is dropped so that
- * an element added to another pipeline gets a fresh slot and fresh labels.
+ * A slot is created the first time a hook sees its pad or element and is
+ * tagged onto the object as qdata. It is marked dead when the element leaves
+ * its bin, the pad is removed, or the object is finalized; an element added
+ * to another pipeline then gets a fresh slot and fresh labels.
+ *
+ * Nothing here takes a GStreamer lock, because any hook may run while an
+ * element holds its own object lock (avdec_h264 sends a LATENCY query with
+ * it held), and scope_lock is never held while calling into GStreamer.
+ * What the store knows of the objects it reads without their locks:
+ * - a pad's or element's name once it has a parent, which cannot change then
+ *   (gst_object_set_name refuses); the parent pointer, which changes only
+ *   through gst_bin_remove() and gst_element_remove_pad(), whose hooks kill
+ *   the slot first; the pad direction, the element's factory, type and
+ *   SOURCE/SINK flags, which are fixed;
+ * - a top-level bin's name (which can change while it has no parent) only in
+ *   the structural hooks (bin-add-post, element-change-state-pre), which run
+ *   on the thread that builds and starts the pipeline;
+ * - peers at pad-link-post, and the internal pad of a ghost pad, which
+ *   gst_proxy_pad_get_internal() reads without a lock.
+ * The pipeline and path labels are made from the slots' names and parents
+ * when they are read (snapshot, sampler), so an element's bin path is right
+ * however the application nests and renames its bins before starting them.
  *
  * Dead slots leave the live lists at the next sweep (each snapshot, and slot
  * creation at most every SWEEP_EVERY_NS), wait SCOPE_QUARANTINE_NS in a free
@@ -102,6 +119,15 @@ now_ns (void)
   return (guint64) g_get_monotonic_time () * 1000;
 }
 
+#define kill(slot) \
+    __atomic_fetch_or (&(slot)->state, SCOPE_DEAD, __ATOMIC_ACQ_REL)
+
+static inline gboolean
+pad_live (ScopePad * p)
+{
+  return p->transparent || !scope_dead (p->elem);
+}
+
 /* A slot leaves dead: generation + 1, still dead until filled. */
 static guint64
 next_generation (guint64 state)
@@ -140,12 +166,19 @@ input_remove (ScopeElement * e, ScopePad * p)
 static void
 sweep_locked (guint64 now)
 {
-  ScopeElement **ep = &elements;
-  ScopePad **pp = &pads;
+  ScopeElement **ep = &elements, *e, *x;
+  ScopePad **pp = &pads, *p;
 
   last_sweep = now;
+  /* An element whose bin died is gone with it (bins die before their
+   * children are finalized). */
+  for (e = elements; e; e = e->next)
+    if (!scope_dead (e) && e->parent && scope_dead (e->parent))
+      for (x = e; x; x = x->parent)
+        if (!scope_dead (x) && x->parent && scope_dead (x->parent))
+          kill (x);
   while (*ep) {
-    ScopeElement *e = *ep;
+    e = *ep;
     if (!scope_dead (e)) {
       ep = &e->next;
       continue;
@@ -154,7 +187,14 @@ sweep_locked (guint64 now)
     fifo_push (free_elements, e, now);
   }
   while (*pp) {
-    ScopePad *p = *pp;
+    ScopePad *peer;
+    p = *pp;
+    peer = p->peer;
+    /* A peer or twin about to be reused must not be followed. */
+    if (peer && (scope_dead (peer) || !pad_live (peer)))
+      __atomic_store_n (&p->peer, NULL, __ATOMIC_RELEASE);
+    if (p->other && scope_dead (p->other))
+      __atomic_store_n (&p->other, NULL, __ATOMIC_RELEASE);
     if (!scope_dead (p) && (p->transparent || !scope_dead (p->elem))) {
       pp = &p->next;
       continue;
@@ -202,8 +242,7 @@ element_alloc_locked (void)
         __ATOMIC_RELEASE);
     forget_source_locked (e);
     scope_threads_forget (e);
-    g_free (e->pipeline);
-    g_free (e->path);
+    g_free (e->name);
     g_free (e->factory);
     memset (&e->id, 0, sizeof (*e) - G_STRUCT_OFFSET (ScopeElement, id));
   }
@@ -239,6 +278,9 @@ pad_alloc_locked (void)
     p->transparent = p->sink = FALSE;
     p->buffers = p->bytes = 0;
     __atomic_store_n (&p->ring, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n (&p->peer, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n (&p->other, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n (&p->seg_seq, 0, __ATOMIC_RELEASE);
   }
   __atomic_store_n (&p->elem, &scope_nowhere, __ATOMIC_RELEASE);
   p->next = pads;
@@ -257,134 +299,96 @@ ring_new (ScopePad * p)
   if (!p->ring_mem && free_rings) {
     p->ring_mem = free_rings;
     free_rings = free_rings->next_free;
+    /* A reused ring's entries must not look written at their old index. */
+    memset (p->ring_mem->e, 0, sizeof (p->ring_mem->e));
   } else if (!p->ring_mem) {
     p->ring_mem = scope_alloc (ScopeRing);
   }
-  p->ring_mem->head = p->ring_mem->tail = 0;
+  p->ring_mem->head = p->ring_mem->valid_from = p->ring_mem->hint = 0;
   return p->ring_mem;
 }
 
-/* Element path below the top-level bin, and the top-level bin's name. */
-static void
-element_labels (GstElement * element, gchar ** pipeline, gchar ** path)
-{
-  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
-  GstObject *obj = gst_object_ref (GST_OBJECT (element));
-  GString *s = g_string_new (NULL);
-  gint i;
-
-  *pipeline = NULL;
-  while (obj) {
-    GstObject *parent = gst_object_get_parent (obj);
-    gchar *name = gst_object_get_name (obj);
-    if (parent || obj == GST_OBJECT (element))
-      g_ptr_array_add (names, name);
-    else
-      *pipeline = name;
-    gst_object_unref (obj);
-    obj = parent;
-  }
-  for (i = names->len - 1; i >= 0; i--) {
-    if (s->len)
-      g_string_append_c (s, '/');
-    g_string_append (s, g_ptr_array_index (names, i));
-  }
-  if (!*pipeline)
-    *pipeline = g_strdup ("");
-  *path = g_string_free (s, FALSE);
-  g_ptr_array_unref (names);
-}
-
-static gboolean
-has_src_task (GstElement * element)
-{
-  gboolean task = FALSE;
-  GList *l;
-  GST_OBJECT_LOCK (element);
-  for (l = element->srcpads; l && !task; l = l->next)
-    task = GST_PAD_TASK (GST_PAD (l->data)) != NULL;
-  GST_OBJECT_UNLOCK (element);
-  return task;
-}
-
+/* The element's slot, made if needed, with what can be learnt of it now
+ * (see the top of this file). top: the caller may read a top-level bin's
+ * name. Bounded recursion up the bins. */
 static ScopeElement *
-element_get_locked (GstElement * element)
+element_get_locked (GstElement * element, gboolean top, gint depth)
 {
   ScopeElement *e = tag_get_locked ((GObject *) element);
-  GstElementFactory *factory;
+  GstObject *parent = GST_OBJECT_PARENT (element);
+  const gchar *name;
 
-  if (e)
-    return e;
-  e = element_alloc_locked ();
-  e->id = ++last_id;
-  element_labels (element, &e->pipeline, &e->path);
-  factory = gst_element_get_factory (element);
-  e->factory = g_strdup (factory ? GST_OBJECT_NAME (factory) :
-      G_OBJECT_TYPE_NAME (element));
-  e->is_source = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SOURCE);
-  e->is_sink = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK);
-  e->async = has_src_task (element) && !e->is_source;
-  slot_publish (e);
-  tag_set ((GObject *) element, &e->state);
-  GST_DEBUG_OBJECT (element, "slot %s/%s, generation %" G_GUINT64_FORMAT
-      "%s", e->pipeline, e->path, scope_state (e) >> 1,
-      e->async ? " (outputs from its own thread)" : "");
+  if (!e) {
+    GstElementFactory *factory = gst_element_get_factory (element);
+    e = element_alloc_locked ();
+    e->id = ++last_id;
+    e->factory = g_strdup (factory ? GST_OBJECT_NAME (factory) :
+        G_OBJECT_TYPE_NAME (element));
+    e->is_bin = GST_IS_BIN (element);
+    e->is_source = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SOURCE);
+    e->is_sink = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK);
+    slot_publish (e);
+    tag_set ((GObject *) element, &e->state);
+  }
+  name = GST_OBJECT_NAME (element);
+  if ((parent || top) && name && g_strcmp0 (name, e->name) != 0) {
+    g_free (e->name);
+    e->name = g_strdup (name);
+  }
+  if (parent && GST_IS_ELEMENT (parent) && depth < SCOPE_MAX_NESTING)
+    e->parent = element_get_locked (GST_ELEMENT (parent), top, depth + 1);
+  else if (!parent)
+    e->parent = NULL;
   return e;
 }
 
-ScopeElement *
-scope_element_get (GstElement * element)
+void
+scope_element_learn (GstElement * element)
 {
-  ScopeElement *e;
   g_mutex_lock (&scope_lock);
   maybe_sweep_locked ();
-  e = element_get_locked (element);
+  element_get_locked (element, TRUE, 0);
   g_mutex_unlock (&scope_lock);
-  return e;
 }
 
-static inline gboolean
-pad_live (ScopePad * p)
-{
-  return p->transparent || !scope_dead (p->elem);
-}
-
+/* The pad's slot, made if needed. internal: the internal pad of a ghost
+ * pad, which the caller got before taking scope_lock. */
 static ScopePad *
-pad_create (GstPad * pad, guint64 * state)
+pad_get_locked (GstPad * pad, GstPad * internal)
 {
-  ScopePad *p;
+  ScopePad *p = tag_get_locked ((GObject *) pad);
   GstObject *parent;
 
-  g_mutex_lock (&scope_lock);
-  maybe_sweep_locked ();
-  p = tag_get_locked ((GObject *) pad);
   if (p && pad_live (p))
-    goto out;
-
-  parent = gst_object_get_parent (GST_OBJECT (pad));
+    return p;
+  parent = GST_OBJECT_PARENT (pad);
   p = pad_alloc_locked ();
-  p->name = gst_object_get_name (GST_OBJECT (pad));
   p->sink = GST_PAD_IS_SINK (pad);
+  if (parent)
+    p->name = g_strdup (GST_OBJECT_NAME (pad));
   /* Ghost pads (parent is a bin) and their internal proxy pads (parent is
    * the ghost pad) only forward: the elements on both sides are measured. */
   p->transparent = !parent || !GST_IS_ELEMENT (parent) || GST_IS_BIN (parent);
   if (!p->transparent) {
-    ScopeElement *e = element_get_locked (GST_ELEMENT (parent));
+    ScopeElement *e = element_get_locked (GST_ELEMENT (parent), FALSE, 0);
     p->elem = e;
     if (p->sink) {
-      if (g_atomic_int_get (&e->async))
+      /* Outputs are matched with what entered: sinks output nothing. */
+      if (!e->is_sink)
         p->ring = ring_new (p);
       input_add (e, p);
     }
   }
-  if (parent)
-    gst_object_unref (parent);
   slot_publish (p);
   tag_set ((GObject *) pad, &p->state);
-out:
-  /* Its live state: if it died meanwhile, the cache misses. */
-  *state = scope_state (p) & ~SCOPE_DEAD;
-  g_mutex_unlock (&scope_lock);
+  if (internal)
+    __atomic_store_n (&p->other, pad_get_locked (internal, NULL),
+        __ATOMIC_RELEASE);
+  else if (parent && GST_IS_GHOST_PAD (parent))
+    __atomic_store_n (&p->other, pad_get_locked (GST_PAD (parent), NULL),
+        __ATOMIC_RELEASE);
+  if (p->other && !p->other->other)
+    __atomic_store_n (&p->other->other, p, __ATOMIC_RELEASE);
   return p;
 }
 
@@ -396,8 +400,9 @@ tag_copy (gpointer data, gpointer user_data)
   return NULL;
 }
 
-ScopePad *
-scope_pad_lookup (GstPad * pad, guint64 * state)
+/* The live slot of pad, without scope_lock when it has one. */
+static ScopePad *
+pad_find (GstPad * pad)
 {
   ScopeTag tag = { NULL, 0 };
   ScopePad *p;
@@ -406,27 +411,108 @@ scope_pad_lookup (GstPad * pad, guint64 * state)
    * qdata lock rather than taking scope_lock on every cache miss. */
   g_object_dup_qdata ((GObject *) pad, scope_slot_quark, tag_copy, &tag);
   p = (ScopePad *) tag.state;
-  if (p && scope_state (p) == tag.live && pad_live (p)) {
-    *state = tag.live;
+  if (p && scope_state (p) == tag.live && pad_live (p))
     return p;
-  }
-  return pad_create (pad, state);
+  return NULL;
+}
+
+static ScopePad *
+pad_make (GstPad * pad)
+{
+  GstPad *internal = NULL;
+  ScopePad *p;
+
+  /* A ghost pad's internal pad is read (and reffed) outside scope_lock. */
+  if (GST_IS_GHOST_PAD (pad))
+    internal = (GstPad *) gst_proxy_pad_get_internal (GST_PROXY_PAD (pad));
+  g_mutex_lock (&scope_lock);
+  maybe_sweep_locked ();
+  p = pad_get_locked (pad, internal);
+  g_mutex_unlock (&scope_lock);
+  if (internal)
+    gst_object_unref (internal);
+  return p;
+}
+
+ScopePad *
+scope_pad_lookup (GstPad * pad, guint64 * state)
+{
+  ScopePad *p = pad_find (pad);
+
+  if (!p)
+    p = pad_make (pad);
+  /* Its live state: if it died meanwhile, the cache misses. */
+  *state = scope_state (p) & ~SCOPE_DEAD;
+  return p;
 }
 
 void
-scope_element_make_async (ScopeElement * e)
+scope_pads_linked (GstPad * src, GstPad * sink, gboolean linked)
 {
-  gint i, n;
+  ScopePad *s = pad_find (src), *k = pad_find (sink);
+
+  if (!s)
+    s = pad_make (src);
+  if (!k)
+    k = pad_make (sink);
   g_mutex_lock (&scope_lock);
-  if (!g_atomic_int_get (&e->async)) {
-    n = g_atomic_int_get (&e->n_inputs);
-    for (i = 0; i < n; i++) {
-      ScopePad *in = e->inputs[i];
-      if (in && !in->ring)
-        __atomic_store_n (&in->ring, ring_new (in), __ATOMIC_RELEASE);
-    }
-    g_atomic_int_set (&e->async, 1);
+  if (linked) {
+    __atomic_store_n (&s->peer, k, __ATOMIC_RELEASE);
+    __atomic_store_n (&k->peer, s, __ATOMIC_RELEASE);
+  } else {
+    if (s->peer == k)
+      __atomic_store_n (&s->peer, NULL, __ATOMIC_RELEASE);
+    if (k->peer == s)
+      __atomic_store_n (&k->peer, NULL, __ATOMIC_RELEASE);
   }
+  g_mutex_unlock (&scope_lock);
+}
+
+/* Looks through ghost pads: a ghost sink pad leads to its internal pad's
+ * peer inside the bin, the internal pad of a ghost src pad to the ghost
+ * pad's peer outside. Lock-free: slots are never freed. */
+ScopeElement *
+scope_pad_downstream (ScopePad * p)
+{
+  ScopePad *q = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
+  gint hops;
+
+  for (hops = 0; q && hops < 16; hops++) {
+    ScopePad *o;
+    if (!q->transparent)
+      return scope_dead (q->elem) ? NULL : q->elem;
+    o = __atomic_load_n (&q->other, __ATOMIC_ACQUIRE);
+    q = o ? __atomic_load_n (&o->peer, __ATOMIC_ACQUIRE) : NULL;
+  }
+  return NULL;
+}
+
+static gboolean
+descends_from (ScopeElement * e, ScopeElement * ancestor)
+{
+  gint depth;
+  for (depth = 0; e && depth <= SCOPE_MAX_NESTING; depth++, e = e->parent)
+    if (e == ancestor)
+      return TRUE;
+  return FALSE;
+}
+
+/* The element (and, for a bin, everything inside it) left its pipeline:
+ * its slots die, and their series go away with the next snapshot. The
+ * object keeps its tag, which no longer matches a live slot. */
+void
+scope_element_removed (GstElement * element)
+{
+  ScopeElement *e, *x;
+
+  g_mutex_lock (&scope_lock);
+  e = tag_get_locked ((GObject *) element);
+  if (e)
+    for (x = elements; x; x = x->next)
+      if (x != e && descends_from (x, e))
+        kill (x);
+  if (e)
+    kill (e);
   g_mutex_unlock (&scope_lock);
 }
 
@@ -437,48 +523,33 @@ forget (GObject * object)
   g_object_set_qdata (object, scope_slot_quark, NULL);
 }
 
-/* The element (and, for a bin, everything inside it) left its pipeline:
- * its series go away with the next snapshot. */
-void
-scope_element_removed (GstElement * element)
-{
-  GPtrArray *all = g_ptr_array_new_with_free_func (gst_object_unref);
-  guint i;
-
-  g_ptr_array_add (all, gst_object_ref (element));
-  if (GST_IS_BIN (element)) {
-    GstIterator *it = gst_bin_iterate_recurse (GST_BIN (element));
-    GValue v = G_VALUE_INIT;
-    gboolean done = FALSE;
-    while (!done) {
-      switch (gst_iterator_next (it, &v)) {
-        case GST_ITERATOR_OK:
-          g_ptr_array_add (all, g_value_dup_object (&v));
-          g_value_reset (&v);
-          break;
-        case GST_ITERATOR_RESYNC:
-          gst_iterator_resync (it);
-          break;
-        default:
-          done = TRUE;
-      }
-    }
-    g_value_unset (&v);
-    gst_iterator_free (it);
-  }
-  g_mutex_lock (&scope_lock);
-  for (i = 0; i < all->len; i++)
-    forget (g_ptr_array_index (all, i));
-  g_mutex_unlock (&scope_lock);
-  g_ptr_array_unref (all);
-}
-
 void
 scope_pad_removed (GstPad * pad)
 {
   g_mutex_lock (&scope_lock);
   forget ((GObject *) pad);
   g_mutex_unlock (&scope_lock);
+}
+
+/* The element's path below its top-level bin, and that bin's name (empty
+ * for an element in no bin), from the slots' names and parents. */
+static void
+labels_locked (ScopeElement * e, gchar ** pipeline, gchar ** path)
+{
+  const gchar *names[SCOPE_MAX_NESTING + 1];
+  GString *s = g_string_new (NULL);
+  gint n = 0, i;
+  ScopeElement *x;
+
+  for (x = e; x && n <= SCOPE_MAX_NESTING; x = x->parent)
+    names[n++] = x->name ? x->name : "";
+  *pipeline = g_strdup (n > 1 ? names[n - 1] : "");
+  for (i = MAX (n - 2, 0); i >= 0; i--) {
+    if (s->len)
+      g_string_append_c (s, '/');
+    g_string_append (s, names[i]);
+  }
+  *path = g_string_free (s, FALSE);
 }
 
 guint64
@@ -488,50 +559,10 @@ scope_element_names (ScopeElement * e, gchar ** pipeline, gchar ** path,
   guint64 id;
   g_mutex_lock (&scope_lock);
   id = e->id;
-  *pipeline = g_strdup (e->pipeline);
-  *path = g_strdup (e->path);
+  labels_locked (e, pipeline, path);
   *factory = g_strdup (e->factory);
   g_mutex_unlock (&scope_lock);
   return id;
-}
-
-/* The element on the other side of pad's link, looking through ghost pads
- * on either side. Returns a reference or NULL. */
-GstElement *
-scope_real_peer_element (GstPad * pad)
-{
-  GstPad *peer = gst_pad_get_peer (pad);
-  gint hops;
-
-  for (hops = 0; peer && hops < 16; hops++) {
-    GstObject *parent = gst_object_get_parent (GST_OBJECT (peer));
-    GstPad *next = NULL;
-    if (parent && GST_IS_GHOST_PAD (parent)) {
-      /* peer is the internal pad of a ghost src pad: leave the bin. */
-      next = gst_pad_get_peer (GST_PAD (parent));
-    } else if (parent && GST_IS_BIN (parent) && GST_IS_GHOST_PAD (peer)) {
-      /* peer is a bin's ghost sink pad: enter the bin. */
-      GstProxyPad *internal = gst_proxy_pad_get_internal (GST_PROXY_PAD (peer));
-      if (internal) {
-        next = gst_pad_get_peer (GST_PAD (internal));
-        gst_object_unref (internal);
-      }
-    } else {
-      gst_object_unref (peer);
-      if (parent && !GST_IS_ELEMENT (parent)) {
-        gst_object_unref (parent);
-        return NULL;
-      }
-      return (GstElement *) parent;
-    }
-    if (parent)
-      gst_object_unref (parent);
-    gst_object_unref (peer);
-    peer = next;
-  }
-  if (peer)
-    gst_object_unref (peer);
-  return NULL;
 }
 
 static void
@@ -558,10 +589,9 @@ scope_snapshot (void)
   sweep_locked (now_ns ());
   for (e = elements; e; e = e->next) {
     ScopeElementStat st = { 0 };
-    if (scope_dead (e))
+    if (scope_dead (e) || e->is_bin)
       continue;
-    st.pipeline = g_strdup (e->pipeline);
-    st.element = g_strdup (e->path);
+    labels_locked (e, &st.pipeline, &st.element);
     st.factory = g_strdup (e->factory);
     hist_copy (&st.proc, &e->proc);
     hist_copy (&st.lat, &e->lat);
@@ -575,11 +605,13 @@ scope_snapshot (void)
       ScopeElement *src = __atomic_load_n (&e->paths[i].source,
           __ATOMIC_ACQUIRE);
       ScopePathStat ps = { 0 };
+      gchar *src_pipeline;
       if (!src || scope_dead (src))
         continue;
-      ps.pipeline = g_strdup (e->pipeline);
-      ps.source = g_strdup (src->path);
-      ps.sink = g_strdup (e->path);
+      ps.pipeline = g_strdup (st.pipeline);
+      ps.sink = g_strdup (st.element);
+      labels_locked (src, &src_pipeline, &ps.source);
+      g_free (src_pipeline);
       hist_copy (&ps.hist, &e->paths[i].hist);
       g_array_append_val (pt, ps);
     }
@@ -588,8 +620,7 @@ scope_snapshot (void)
     ScopePadStat st = { 0 };
     if (p->transparent || scope_dead (p) || scope_dead (p->elem))
       continue;
-    st.pipeline = g_strdup (p->elem->pipeline);
-    st.element = g_strdup (p->elem->path);
+    labels_locked (p->elem, &st.pipeline, &st.element);
     st.pad = g_strdup (p->name);
     st.buffers = __atomic_load_n (&p->buffers, __ATOMIC_RELAXED);
     st.bytes = __atomic_load_n (&p->bytes, __ATOMIC_RELAXED);

@@ -250,6 +250,7 @@ scope_thread_new (void)
 {
   ScopeThread *t = g_new0 (ScopeThread, 1);
 
+  t->pend_rt = t->pend_rt_end = GST_CLOCK_TIME_NONE;
   t->tid = (gint) syscall (SYS_gettid);
   g_private_set (&thread_key, t);
   scope_thread_ptr = t;

@@ -2,12 +2,13 @@
 """A GStreamer application for the integration tests.
 
 Runs one or more pipelines to EOS, measures ground truth itself with pad
-probes (the monotonic time each buffer passes a pad, keyed by PTS), answers
+probes (the monotonic time each buffer passes a pad, alone or in a buffer
+list, with its PTS, its running time on that pad and its duration), answers
 LATENCY queries, then asks the active gstscope tracer for its metrics with
 the request-metrics signal, the way a user's application would. Prints JSON:
 
   {"metrics": "...exposition...",
-   "probes": {"elem:pad": [[pts, t_ns], ...]},
+   "probes": {"elem:pad": [[pts, t_ns, rt, dur], ...]},
    "queries": {"elem:pad": {"live": b, "min": ns, "max": ns}},
    "props": {"elem:prop": value},
    "run_ns": wall time from PLAYING to EOS,
@@ -16,8 +17,16 @@ the request-metrics signal, the way a user's application would. Prints JSON:
 
 Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
                   [--probe ELEM:PAD ...] [--query ELEM:PAD ...]
-                  [--prop ELEM:PROPERTY ...] [--deinit]
+                  [--prop ELEM:PROPERTY ...] [--deinit] [--eos-others]
 
+A probe record is the buffer's PTS (GST_CLOCK_TIME_NONE, 2^64-1, when it
+has none), the monotonic time it passed the pad, its running time on that pad
+(its PTS, or its DTS when it has no PTS, through the pad's sticky SEGMENT
+event at that moment; -1 when there is no timestamp, no TIME segment, or the
+timestamp is outside the segment) and its duration (-1 when it has none).
+
+--eos-others: once the first pipeline reaches EOS, the others get an EOS
+event 500 ms later (a receiver whose udpsrc never ends on its own).
 --deinit calls gst_deinit() before exiting, as gst-launch does; without it
 the process just exits, as many applications do.
 """
@@ -38,15 +47,34 @@ def find_tracer():
     return None
 
 
+def running_time(pad, buf):
+    """The buffer's running time on pad, or -1 (see the module doc)."""
+    ts = buf.pts if buf.pts != Gst.CLOCK_TIME_NONE else buf.dts
+    if ts == Gst.CLOCK_TIME_NONE:
+        return -1
+    ev = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
+    if ev is None:
+        return -1
+    seg = ev.parse_segment()
+    if seg.format != Gst.Format.TIME:
+        return -1
+    rt = seg.to_running_time(Gst.Format.TIME, ts)
+    return -1 if rt == Gst.CLOCK_TIME_NONE else rt
+
+
 def main(argv):
     Gst.init(None)
     descs, probes, queries, props = [], [], [], []
-    deinit = False
+    deinit = eos_others = False
     i, name = 0, None
     while i < len(argv):
         a = argv[i]
         if a == "--deinit":
             deinit = True
+            i += 1
+            continue
+        if a == "--eos-others":
+            eos_others = True
             i += 1
             continue
         if a == "--prop":
@@ -84,20 +112,36 @@ def main(argv):
 
     seen = {}
 
+    def record(pad, buf, now, key):
+        seen[key].append([buf.pts, now, running_time(pad, buf),
+                          -1 if buf.duration == Gst.CLOCK_TIME_NONE else buf.duration])
+
     def on_buffer(pad, info, key):
-        buf = info.get_buffer()
-        seen[key].append([buf.pts, time.monotonic_ns()])
+        now = time.monotonic_ns()
+        if info.type & Gst.PadProbeType.BUFFER_LIST:
+            # Payloaders, parsers and sources push lists: one record per
+            # buffer in the list, all at the time the list passed.
+            lst = info.get_buffer_list()
+            for i in range(lst.length()):
+                record(pad, lst.get(i), now, key)
+        else:
+            record(pad, info.get_buffer(), now, key)
         return Gst.PadProbeReturn.OK
 
     for spec in probes:
         seen[spec] = []
-        lookup(spec).add_probe(Gst.PadProbeType.BUFFER, on_buffer, spec)
+        lookup(spec).add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_buffer, spec)
 
     t0, cpu0 = time.monotonic_ns(), time.process_time_ns()
-    for p in pipelines:
+    # Receivers listen before the first pipeline sends.
+    for p in (pipelines[::-1] if eos_others else pipelines):
         p.set_state(Gst.State.PLAYING)
     answers = {}
-    for p in pipelines:
+    for k, p in enumerate(pipelines):
+        if eos_others and k == 1:
+            time.sleep(0.5)
+            for q in pipelines[1:]:
+                q.send_event(Gst.Event.new_eos())
         msg = p.get_bus().timed_pop_filtered(
             60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
         if msg is None or msg.type == Gst.MessageType.ERROR:

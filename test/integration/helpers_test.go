@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stopPyroscope()
+	removeMedia()
 	os.Exit(code)
 }
 
@@ -72,7 +73,7 @@ func memoryChecker() string { return os.Getenv("GSTSCOPE_PRELOAD") }
 
 type result struct {
 	Metrics string                       `json:"metrics"`
-	Probes  map[string][][2]float64      `json:"probes"`
+	Probes  map[string][][4]float64      `json:"probes"` // pts, t_ns, running time, duration: see measure.py
 	Queries map[string]map[string]any    `json:"queries"`
 	Props   map[string]float64           `json:"props"`
 	RunNs   int64                        `json:"run_ns"`       // PLAYING to EOS

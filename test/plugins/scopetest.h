@@ -4,3 +4,4 @@
 
 GType noop_tracer_get_type (void);
 GType scope_burn_get_type (void);
+GType scope_locker_get_type (void);
