@@ -178,31 +178,33 @@ on_profile_signal (int sig, siginfo_t * info, void *context)
   errno = saved;
 }
 
-/* Starts the thread's CPU timer. Under the lock. */
-static void
+/* Starts the thread's CPU timer. Under the lock, so it does not log
+ * (GStreamer's log may call the application's handler): returns the errno
+ * of a failure, for the caller to log once the lock is released. */
+static gint
 timer_arm (ScopeThread * t)
 {
   struct sigevent sev = { 0 };
   struct itimerspec its = { {0} };
 
   if (t->has_timer || !prof_interval_ns)
-    return;
+    return 0;
   if (!t->ring)
     __atomic_store_n (&t->ring, g_new0 (ScopeStackRing, 1), __ATOMIC_RELEASE);
   sev.sigev_notify = SIGEV_THREAD_ID;
   sev.sigev_signo = prof_signo;
   sev.sigev_notify_thread_id = t->tid;
-  if (timer_create (thread_clock (t->tid), &sev, &t->timer) != 0) {
-    GST_DEBUG ("no CPU timer for thread %d: %s", t->tid, g_strerror (errno));
-    return;
-  }
+  if (timer_create (thread_clock (t->tid), &sev, &t->timer) != 0)
+    return errno;
   its.it_value.tv_sec = its.it_interval.tv_sec = prof_interval_ns / 1000000000;
   its.it_value.tv_nsec = its.it_interval.tv_nsec = prof_interval_ns % 1000000000;
   if (timer_settime (t->timer, 0, &its, NULL) != 0) {
+    gint err = errno;
     timer_delete (t->timer);
-    return;
+    return err;
   }
   t->has_timer = TRUE;
+  return 0;
 }
 
 static void
@@ -249,6 +251,7 @@ ScopeThread *
 scope_thread_new (void)
 {
   ScopeThread *t = g_new0 (ScopeThread, 1);
+  gint err;
 
   t->pend_rt = t->pend_rt_end = GST_CLOCK_TIME_NONE;
   t->tid = (gint) syscall (SYS_gettid);
@@ -257,8 +260,10 @@ scope_thread_new (void)
   g_mutex_lock (&threads_lock);
   t->next = threads;
   threads = t;
-  timer_arm (t);
+  err = timer_arm (t);
   g_mutex_unlock (&threads_lock);
+  if (err)
+    GST_DEBUG ("no CPU timer for thread %d: %s", t->tid, g_strerror (err));
   return t;
 }
 
@@ -289,6 +294,7 @@ gint
 scope_profiler_start (guint hz, gchar ** why)
 {
   ScopeThread *t;
+  guint failed = 0;
 
   if (hz == 0) {
     *why = g_strdup ("sample rate 0");
@@ -304,8 +310,10 @@ scope_profiler_start (guint hz, gchar ** why)
   }
   prof_interval_ns = G_GUINT64_CONSTANT (1000000000) / hz;
   for (t = threads; t; t = t->next)
-    timer_arm (t);
+    failed += timer_arm (t) != 0;
   g_mutex_unlock (&threads_lock);
+  if (failed)
+    GST_DEBUG ("%u threads have no CPU timer", failed);
   return prof_signo;
 }
 
@@ -353,7 +361,8 @@ scope_foreign_arm (gint tid)
   ScopeThread *t;
   guint64 now = monotonic_ns ();
   guint i, gen;
-  gint res = 0;
+  gint res = 0, err = 0;
+  const gchar *why = NULL;
 
   if (tid <= 0)
     return 0;
@@ -373,7 +382,7 @@ scope_foreign_arm (gint tid)
             || now - foreign[i].freed_at >= FOREIGN_QUARANTINE_NS))
       f = &foreign[i];
   if (!f) {
-    GST_DEBUG ("no room to sample worker thread %d", tid);
+    why = "no room to sample worker thread";
     goto out;
   }
   gen = foreign_gen = foreign_gen >= FOREIGN_GEN_MAX ? 1 : foreign_gen + 1;
@@ -387,7 +396,8 @@ scope_foreign_arm (gint tid)
   sev.sigev_value.sival_int = (gint) ((f - foreign) | gen << 8);
   if (timer_create (thread_clock (tid), &sev, &f->timer) != 0) {
     /* The thread may have exited since it was listed. */
-    GST_DEBUG ("no CPU timer for worker thread %d: %s", tid, g_strerror (errno));
+    why = "no CPU timer for worker thread";
+    err = errno;
     foreign_release (f, now);
     goto out;
   }
@@ -395,15 +405,21 @@ scope_foreign_arm (gint tid)
   its.it_value.tv_sec = its.it_interval.tv_sec = prof_interval_ns / 1000000000;
   its.it_value.tv_nsec = its.it_interval.tv_nsec = prof_interval_ns % 1000000000;
   if (timer_settime (f->timer, 0, &its, NULL) != 0) {
-    GST_DEBUG ("cannot start the CPU timer of worker thread %d: %s", tid,
-        g_strerror (errno));
+    why = "cannot start the CPU timer of worker thread";
+    err = errno;
     foreign_release (f, now);
     goto out;
   }
-  GST_LOG ("sampling worker thread %d", tid);
   res = 1;
 out:
   g_mutex_unlock (&threads_lock);
+  /* Logged outside the lock, which hooks take at a thread's first buffer:
+   * GStreamer's log may call the application's handler. */
+  if (why)
+    GST_DEBUG ("%s %d%s%s", why, tid, err ? ": " : "",
+        err ? g_strerror (err) : "");
+  else if (res && f)
+    GST_LOG ("sampling worker thread %d", tid);
   return res;
 }
 
