@@ -518,9 +518,10 @@ close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
  * source waiting for the clock, a queue or appsrc waiting for data) has long
  * gaps that are mostly waiting: there the thread's own CPU clock, read at
  * both ends, gives the work. It is a system call (~0.6 us here), so it is
- * read only while the gaps are longer than SCOPE_TASK_WALL_NS; a busy task
- * pushing faster than that cannot have waited for long. A gap measured
- * neither way (the first, or the first after the pace changed) is left out. */
+ * read only while the gaps are longer than SCOPE_TASK_WALL_NS (until they
+ * fall below half that); a busy task pushing faster than that cannot have
+ * waited for long. A gap measured neither way (the first, or the first after
+ * the pace slowed) is left out. */
 #define SCOPE_TASK_WALL_NS (50 * GST_USECOND)
 
 static inline guint64
@@ -549,7 +550,10 @@ task_push (ScopeThread * t, ScopeElement * e, guint64 ts, guint n)
     }
     if (known)
       observe (&e->proc, since (own, t->task_child) / n, n);
-    t->task_slow = gap > SCOPE_TASK_WALL_NS;
+    /* With some hysteresis: a task whose gaps hover around the bound
+     * would lose a figure at each switch to the CPU clock. */
+    t->task_slow = gap > (t->task_slow ? SCOPE_TASK_WALL_NS / 2 :
+        SCOPE_TASK_WALL_NS);
   }
   t->task_owner = e;
   t->task_idle = 0;

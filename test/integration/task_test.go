@@ -78,10 +78,11 @@ func TestTaskProcessingPullMode(t *testing.T) {
 				t.Fatal("no buffer reached the sink")
 			}
 			count, mean := histMean(t, r, "gstreamer_element_processing_seconds", labels("element", c.elem, "factory", c.factory))
-			// Every push but the first, and the first after the task's pace
-			// changed (from parsing headers to pushing).
-			if int(count) < pushed-2 || int(count) > pushed-1 {
-				t.Errorf("%s processing count = %d, want %d or %d (every push but the first or two)", c.factory, count, pushed-2, pushed-1)
+			// Every push but the first, and those after the task's pace
+			// slowed past 50 us between pushes (from parsing headers to
+			// pushing; more often on a loaded machine or under ASan).
+			if int(count)*10 < pushed*9 || int(count) > pushed-1 {
+				t.Errorf("%s processing count = %d, want at most %d and at least 90%% of them (every push but the first and a few)", c.factory, count, pushed-1)
 			}
 			if cpu := float64(r.CPUNs) / float64(pushed) / 1e9; mean <= 0 || mean > cpu {
 				t.Errorf("%s processing %.6fs per buffer: want more than 0 and at most the process's CPU per buffer, %.6fs", c.factory, mean, cpu)

@@ -48,7 +48,7 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 		enc  = "x264enc name=enc speed-preset=ultrafast threads=2"
 		full = src + " ! " + enc + " ! h264parse ! avdec_h264 name=dec ! videoconvert ! fakesink"
 	)
-	tracers := "prometheus-latency-tracer(flags=pipeline+element);pyroscope"
+	tracers := bothTracers
 	if memoryChecker() != "" {
 		// Shares mean nothing there, but the worker threads' timers, their
 		// signal handler and the attribution run under it all the same.
