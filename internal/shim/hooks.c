@@ -12,12 +12,13 @@
  *   frames nested in it, so time spent downstream during its own pushes is
  *   not its own (correct for tee and for elements that push several buffers
  *   per input).
- * - A buffer's element latency runs from entering the element to leaving it.
- *   When it leaves inside the chain call that brought it in, the frame knows
- *   the entry time. When it leaves from another thread (queue, aggregator),
- *   the entry was recorded in a ring on the sink pad and is matched by buffer
- *   identity or PTS; this is what keeps a queue's residence time right where
- *   the core latency tracer's "last probe event" gets it wrong.
+ * - A buffer's element latency runs from the arrival of the input that
+ *   carried its first sample. Inputs and outputs are matched in running time
+ *   (PTS through the pushing pad's segment): every sink pad of an element
+ *   that outputs records its arrivals in a ring, and an output is matched
+ *   with the input being processed, the same buffer (queues), or the input
+ *   whose running-time span holds it (encoders with lookahead, decoders
+ *   with frame threads, re-chunking audio encoders, mixers). See leave().
  * - The time a buffer left its source ("origin") travels with it the same
  *   way: through frames on one thread, through the rings across threads, and
  *   from a push-pre to the chain-pre of the peer on the same thread.
@@ -35,7 +36,6 @@ const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
   10000000000,
 };
 
-#define SCOPE_RING_SCAN 64
 #define thr scope_thread
 
 #define RELAXED __ATOMIC_RELAXED
@@ -400,6 +400,10 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
   guint64 entry_ts = 0, origin_ts = 0, rt, rt_end;
   ScopeElement *src = NULL;
 
+  /* Only latencies need the matching (not reported latency alone). */
+  if (!(g_atomic_int_get (&scope_flags) & (SCOPE_FLAG_ELEMENT |
+              SCOPE_FLAG_PIPELINE)))
+    return;
   rt = running_time (sp, buf, &rt_end);
   if (f && f->elem == e) {
     /* A pad that had no segment pushed on it (tee's request pads get
@@ -483,7 +487,8 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_PIPELINE))
     path_observe (e, src, since (ts, origin_ts), n);
   r = __atomic_load_n (&p->ring, __ATOMIC_ACQUIRE);
-  if (r)
+  if (r && (g_atomic_int_get (&scope_flags) & (SCOPE_FLAG_ELEMENT |
+              SCOPE_FLAG_PIPELINE)))
     idx = ring_put (r, buf, size, rt, rt_end, ts, origin_ts, src);
   f = frame_push (t, gstpad, e, p, ts, n);
   if (f) {

@@ -171,12 +171,14 @@ sweep_locked (guint64 now)
 
   last_sweep = now;
   /* An element whose bin died is gone with it (bins die before their
-   * children are finalized). */
-  for (e = elements; e; e = e->next)
-    if (!scope_dead (e) && e->parent && scope_dead (e->parent))
-      for (x = e; x; x = x->parent)
-        if (!scope_dead (x) && x->parent && scope_dead (x->parent))
-          kill (x);
+   * children are finalized), at any depth below it. */
+  for (e = elements; e; e = e->next) {
+    gint depth = 0;
+    for (x = e->parent; x && !scope_dead (e) && depth++ < SCOPE_MAX_NESTING;
+        x = x->parent)
+      if (scope_dead (x))
+        kill (e);
+  }
   while (*ep) {
     e = *ep;
     if (!scope_dead (e)) {
@@ -516,18 +518,16 @@ scope_element_removed (GstElement * element)
   g_mutex_unlock (&scope_lock);
 }
 
-/* Drops the object's tag, which kills its slot (tag_free). */
-static void
-forget (GObject * object)
-{
-  g_object_set_qdata (object, scope_slot_quark, NULL);
-}
-
 void
 scope_pad_removed (GstPad * pad)
 {
+  ScopePad *p;
+
+  /* Like an element's: the pad keeps a tag that matches no live slot. */
   g_mutex_lock (&scope_lock);
-  forget ((GObject *) pad);
+  p = tag_get_locked ((GObject *) pad);
+  if (p)
+    kill (p);
   g_mutex_unlock (&scope_lock);
 }
 
