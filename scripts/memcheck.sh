@@ -25,6 +25,15 @@ latency='prometheus-latency-tracer(flags=pipeline+element+reported)'
 # The pyroscope tracer samples the thread stacks from its own thread while
 # the hooks write them; its uploads go to a closed port (they are Go).
 export GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:9 GST_PYROSCOPE_UPLOAD_INTERVAL=1 GST_PYROSCOPE_SAMPLE_RATE=1000
+# Go's asynchronous preemption off: under valgrind, which delivers a signal
+# only when the target thread next gets its turn, the Go runtime's
+# preemption loop (SIGURG, then spinning on nanotime until the goroutine
+# stops) starved the app for 10-70 s in one run of three of "dynamic.py
+# sequence 100" with both tracers (a CI failure: a pipeline missed its 10 s
+# EOS); 0 of 12 with it off, or with the latency tracer alone. Natively
+# the same runs never stall (200 pipelines with two busy loops beside them:
+# longest step 0.12 s). scripts/instructions.sh does the same for callgrind.
+export GODEBUG=asyncpreemptoff=1
 tracers=("$latency" "$latency" "$latency" "$latency" "$latency;pyroscope" "pyroscope"
   "$latency" "$latency;pyroscope" "$latency" "pyroscope")
 pipelines=(

@@ -1,8 +1,9 @@
-// Command gstscope-report prints what gstscope saw in a form a person can
-// read. It reads Prometheus exposition text from the
+// Command gstscope-report shows what gstscope saw in a form a person can
+// read. Without a command it reads Prometheus exposition text from the
 // prometheus-latency-tracer (the request-metrics signal or a scrape) on
 // stdin and prints a per-element table; with -pyroscope it instead prints
 // the CPU profile of a service from a Pyroscope server as a tree of frames.
+// The commands (first argument) are the live views, each in its own file.
 //
 //	examples/request-metrics.py "..." | go run ./cmd/gstscope-report
 //	go run ./cmd/gstscope-report -pyroscope http://localhost:4040 -service gstreamer
@@ -34,7 +35,16 @@ type row struct {
 	hasRep          bool
 }
 
+// commands are the subcommands, each run with the arguments after its name
+// and returning the exit code.
+var commands = map[string]func(args []string) int{}
+
 func main() {
+	if len(os.Args) > 1 {
+		if run, ok := commands[os.Args[1]]; ok {
+			os.Exit(run(os.Args[2:]))
+		}
+	}
 	server := flag.String("pyroscope", "", "print the CPU profile from this Pyroscope server instead")
 	service := flag.String("service", "gstreamer", "the profiled application's service name (GST_PYROSCOPE_TRACER_NAME)")
 	min := flag.Float64("min", 0.005, "hide frames below this share of the total")
