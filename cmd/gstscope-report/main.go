@@ -37,7 +37,7 @@ type row struct {
 
 // commands are the subcommands, each run with the arguments after its name
 // and returning the exit code.
-var commands = map[string]func(args []string) int{}
+var commands = map[string]func(args []string) int{"top": runTop}
 
 func main() {
 	if len(os.Args) > 1 {
