@@ -79,11 +79,14 @@ type topState struct {
 }
 
 func (st *topState) fetch() (*scrape, error) {
-	at := time.Now()
 	resp, err := st.client.Get(st.url)
 	if err != nil {
 		return nil, err
 	}
+	// The server answers once it has read the counters: the headers'
+	// arrival is closer to that than the request's start (the first
+	// connection's setup would shorten the first interval's counts).
+	at := time.Now()
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s answered %s", st.url, resp.Status)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -31,5 +33,51 @@ func TestTopStateOutage(t *testing.T) {
 	approx(t, "q in then", elem(t, st.frame, "q").inRate, 0)
 	if s := st.status(); s != "over the last 1.0s" {
 		t.Errorf("status %q", s)
+	}
+}
+
+// A slow endpoint is a failed scrape after the client's timeout (the
+// interval), an error status one too; neither panics.
+func TestTopFetchSlowAndFailing(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	st := &topState{url: slow.URL, interval: 200 * time.Millisecond, client: &http.Client{Timeout: 200 * time.Millisecond}}
+	start := time.Now()
+	s, err := st.fetch()
+	if err == nil || s != nil {
+		t.Fatalf("slow endpoint: %v %v", s, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("slow endpoint took %v, timeout 200ms", d)
+	}
+	st.observe(s, err)
+	if !strings.Contains(st.status(), "last good scrape: never") {
+		t.Errorf("status %q", st.status())
+	}
+
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	st.url = failing.URL
+	if _, err := st.fetch(); err == nil || !strings.Contains(err.Error(), "500") {
+		t.Errorf("500: %v", err)
+	}
+}
+
+func TestNormalizeURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"localhost:9100":                "http://localhost:9100",
+		"http://localhost:9100/metrics": "http://localhost:9100/metrics",
+		"https://h/m":                   "https://h/m",
+	} {
+		if got := normalizeURL(in); got != want {
+			t.Errorf("normalizeURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -1,0 +1,276 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The pipeline of the top tests: 44100 Hz in buffers of 441 samples, 100
+// buffers/s through every pad.
+var topPipeline = []string{"audiotestsrc", "is-live=true", "samplesperbuffer=441", "!", "queue", "!", "identity", "!", "fakesink"}
+var topElements = []string{"audiotestsrc0", "queue0", "identity0", "fakesink0"}
+
+// buildReport builds gstscope-report into a temporary directory.
+func buildReport(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "gstscope-report")
+	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gstscope-report").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build gstscope-report: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startTopPipeline runs the pipeline until stop (or the test's end), serving
+// its metrics on port, and returns once they answer.
+func startTopPipeline(t *testing.T, port int) (stop func()) {
+	t.Helper()
+	cmd := exec.Command("gst-launch-1.0", topPipeline...)
+	cmd.Env = gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port))
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	return stop
+}
+
+// measuredRate is the source's buffers/s between two scrapes 2 s apart.
+func measuredRate(t *testing.T, url string) float64 {
+	t.Helper()
+	count := func() (float64, time.Time) {
+		_, body, err := get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		m := find(parseExposition(t, body), "gstreamer_pad_buffers_total", labels("element", "audiotestsrc0", "pad", "src"))
+		if m == nil {
+			t.Fatalf("no source counter in\n%s", body)
+		}
+		return m.GetCounter().GetValue(), at
+	}
+	time.Sleep(500 * time.Millisecond) // past the start
+	n0, t0 := count()
+	time.Sleep(2 * time.Second)
+	n1, t1 := count()
+	return (n1 - n0) / t1.Sub(t0).Seconds()
+}
+
+// rates reads each element's buffers/s in and out from a screen of top
+// (its table: pipeline element factory in/s out/s ...); "-" is no figure.
+func rates(screen string) map[string][2]string {
+	r := map[string][2]string{}
+	table := false
+	for _, line := range strings.Split(screen, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "pipeline":
+			table = f[1] == "element" // not the source-to-sink table
+		case table && len(f) >= 5 && f[0] == "pipeline0":
+			r[f[1]] = [2]string{f[3], f[4]}
+		}
+	}
+	return r
+}
+
+// negative is any figure on the screen below zero.
+var negative = regexp.MustCompile(`(^|\s)-[0-9]`)
+
+// checkRates fails unless every element of the pipeline is on the screen
+// with its buffers/s within 10% of want (sources have no input, sinks no
+// output). It returns false, without failing, while some figure is missing.
+func checkRates(t *testing.T, screen string, want float64, final bool) bool {
+	t.Helper()
+	r := rates(screen)
+	for _, e := range topElements {
+		if _, ok := r[e]; !ok {
+			if final {
+				t.Errorf("no %s on the screen:\n%s", e, screen)
+			}
+			return false
+		}
+	}
+	for _, e := range topElements {
+		in, out := r[e][0], r[e][1]
+		for i, v := range []string{in, out} {
+			if (e == "audiotestsrc0" && i == 0) || (e == "fakesink0" && i == 1) {
+				if v != "-" {
+					t.Errorf("%s has a figure %q where it has no pad:\n%s", e, v, screen)
+				}
+				continue
+			}
+			got, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				if final {
+					t.Errorf("%s: no buffers/s (%q):\n%s", e, v, screen)
+				}
+				return false
+			}
+			if got < want*0.9 || got > want*1.1 {
+				t.Errorf("%s: %.1f buffers/s on screen, the pipeline runs at %.1f/s:\n%s", e, got, want, screen)
+			}
+		}
+	}
+	return true
+}
+
+type tmux struct {
+	t      *testing.T
+	socket string
+}
+
+func (m tmux) run(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-L", m.socket}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (m tmux) screen() string {
+	out, err := m.run("capture-pane", "-p", "-t", "top")
+	if err != nil {
+		m.t.Fatalf("top is gone (crashed?): %v %s", err, out)
+	}
+	out = strings.TrimRight(out, "\n")
+	if negative.MatchString(out) {
+		m.t.Errorf("a negative figure on the screen:\n%s", out)
+	}
+	return out
+}
+
+// waitScreen polls the screen until cond holds, for up to 10 s.
+func (m tmux) waitScreen(what string, cond func(string) bool) string {
+	m.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := m.screen()
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("timed out waiting for %s; screen:\n%s", what, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// top in a terminal (tmux, 200x50): every element with the pipeline's rate;
+// the pipeline killed: an error line, top alive; the pipeline restarted on
+// the same port: the rates again, never negative; q quits.
+func TestTopTerminal(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is not installed (scripts/deps.sh installs it)")
+	}
+	bin := buildReport(t)
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	stop := startTopPipeline(t, port)
+	want := measuredRate(t, url)
+	if want < 90 || want > 110 {
+		t.Fatalf("the pipeline runs at %.1f buffers/s, not 44100/441 = 100", want)
+	}
+
+	m := tmux{t, fmt.Sprintf("gstscope-top-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	if out, err := m.run("new-session", "-d", "-s", "top", "-x", "200", "-y", "50", bin+" top "+url); err != nil {
+		t.Fatalf("tmux new-session: %v %s", err, out)
+	}
+	t.Cleanup(func() { m.run("kill-server") })
+
+	s := m.waitScreen("rates of every element", func(s string) bool { return checkRates(t, s, want, false) })
+	t.Logf("running:\n%s", s)
+	for _, h := range []string{"in/s", "out/s", "proc p50", "latency p95", "source-to-sink p50", "keys:"} {
+		if !strings.Contains(s, h) {
+			t.Errorf("no %q on the screen", h)
+		}
+	}
+	if !strings.Contains(s, "audiotestsrc0  fakesink0") {
+		t.Errorf("no source-to-sink row")
+	}
+
+	stop()
+	s = m.waitScreen("an error line", func(s string) bool { return strings.Contains(s, "error:") })
+	if !regexp.MustCompile(`error: .*last good scrape: \d\d:\d\d:\d\d`).MatchString(s) {
+		t.Errorf("the error line does not say when the last good scrape was:\n%s", s)
+	}
+	t.Logf("down:\n%s", s)
+	time.Sleep(1500 * time.Millisecond) // retried, still alive
+	if s = m.screen(); !strings.Contains(s, "error:") {
+		t.Errorf("the error line went away while the endpoint is down:\n%s", s)
+	}
+
+	startTopPipeline(t, port)
+	s = m.waitScreen("rates after the restart", func(s string) bool {
+		return !strings.Contains(s, "error:") && checkRates(t, s, want, false)
+	})
+	t.Logf("restarted:\n%s", s)
+
+	m.run("send-keys", "-t", "top", "q")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := m.run("has-session", "-t", "top"); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("q did not quit top")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Without a terminal, top -n 3 prints three plain frames, each a header with
+// the time and the table with the pipeline's rates, and exits.
+func TestTopPlain(t *testing.T) {
+	bin := buildReport(t)
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	startTopPipeline(t, port)
+	want := measuredRate(t, url)
+
+	cmd := exec.Command("sh", "-c", fmt.Sprintf("%s top -n 3 %s | cat", bin, url))
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("top -n 3: %v\n%s", err, out)
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("3 frames at 1 s took %v", d)
+	}
+	text := string(out)
+	if strings.Contains(text, "\x1b") {
+		t.Errorf("escape sequences without a terminal:\n%q", text)
+	}
+	header := regexp.MustCompile(`(?m)^gstscope top  \S+  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d `)
+	idx := header.FindAllStringIndex(text, -1)
+	if len(idx) != 3 {
+		t.Fatalf("%d frames, want 3:\n%s", len(idx), text)
+	}
+	for i := range idx {
+		end := len(text)
+		if i+1 < len(idx) {
+			end = idx[i+1][0]
+		}
+		frame := text[idx[i][0]:end]
+		checkRates(t, frame, want, true)
+		if negative.MatchString(frame) {
+			t.Errorf("negative figure in frame %d:\n%s", i+1, frame)
+		}
+	}
+	t.Logf("\n%s", text)
+}
