@@ -274,3 +274,55 @@ func TestTopPlain(t *testing.T) {
 	}
 	t.Logf("\n%s", text)
 }
+
+// With the pyroscope tracer in the process, the CPU column is each
+// element's share of a CPU over the interval: scopeburn burning 2 ms of CPU
+// per buffer at 100 buffers/s is 20%, and sorted by CPU it comes first.
+func TestTopCPU(t *testing.T) {
+	bin := buildReport(t)
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	cmd := exec.Command("gst-launch-1.0", "audiotestsrc", "is-live=true", "samplesperbuffer=441", "!", "queue", "!",
+		"scopeburn", "cpu-us=2000", "!", "fakesink")
+	cmd.Env = gstEnv(t, tracerAll+";pyroscope",
+		fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port),
+		fmt.Sprintf("GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:%d", freePort(t))) // nobody: uploads fail, sampling goes on
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitHTTP(t, url)
+	time.Sleep(time.Second) // the sampler's first charge
+
+	out, err := exec.Command("sh", "-c", fmt.Sprintf("%s top -n 2 -sort c %s | cat", bin, url)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("top: %v\n%s", err, out)
+	}
+	text := string(out)
+	last := text[strings.LastIndex(text, "gstscope top "):]
+	var first string
+	var burn float64 = -1
+	for _, line := range strings.Split(last, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "pipeline0" || f[2] == "fakesink0" { // not the source-to-sink row
+			continue
+		}
+		if first == "" {
+			first = f[1]
+		}
+		if f[1] == "scopeburn0" {
+			for _, v := range f {
+				if p, ok := strings.CutSuffix(v, "%"); ok {
+					burn, _ = strconv.ParseFloat(p, 64)
+				}
+			}
+		}
+	}
+	if first != "scopeburn0" {
+		t.Errorf("sorted by CPU, %s comes first:\n%s", first, last)
+	}
+	if burn < 17 || burn > 23 {
+		t.Errorf("scopeburn0 CPU %.1f%%, it burns 2 ms per buffer at 100/s: 20%%\n%s", burn, last)
+	}
+	t.Logf("\n%s", last)
+}
