@@ -199,7 +199,9 @@ func plainTop(out io.Writer, st *topState, frames int) {
 	next := time.Now()
 	st.observe(st.fetch())
 	for i := 0; frames == 0 || i < frames; i++ {
-		next = next.Add(st.interval)
+		if next = next.Add(st.interval); time.Until(next) < 0 {
+			next = time.Now() // a scrape took the whole interval: no burst of frames to catch up
+		}
 		time.Sleep(time.Until(next))
 		st.observe(st.fetch())
 		fmt.Fprintf(out, "%s\n%s\n", st.header(time.Now()), st.render())
