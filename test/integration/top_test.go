@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -139,7 +138,7 @@ type tmux struct {
 }
 
 func (m tmux) run(args ...string) (string, error) {
-	out, err := exec.Command("tmux", append([]string{"-L", m.socket}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", m.socket}, args...)...).CombinedOutput()
 	return string(out), err
 }
 
@@ -187,7 +186,9 @@ func TestTopTerminal(t *testing.T) {
 		t.Fatalf("the pipeline runs at %.1f buffers/s, not 44100/441 = 100", want)
 	}
 
-	m := tmux{t, fmt.Sprintf("gstscope-top-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	// A server of its own, on a socket in the test's directory (tmux leaves
+	// its socket file behind; -L would leave it in /tmp/tmux-UID).
+	m := tmux{t, filepath.Join(t.TempDir(), "tmux")}
 	if out, err := m.run("new-session", "-d", "-s", "top", "-x", "200", "-y", "50", bin+" top "+url); err != nil {
 		t.Fatalf("tmux new-session: %v %s", err, out)
 	}
