@@ -1,12 +1,14 @@
 package integration
 
 import (
+	"fmt"
 	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // gstscope-report flame draws the profile of a pipeline with known elements
@@ -39,6 +41,12 @@ func TestFlameSVGRendered(t *testing.T) {
 		"-from", "now-15m", "-until", "now", "-o", svg).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gstscope-report flame: %v\n%s", err, out)
+	}
+	// Unix seconds work as Pyroscope takes them.
+	from := fmt.Sprint(time.Now().Add(-15 * time.Minute).Unix())
+	if out, err := exec.Command(report, "flame", "-pyroscope", base, "-service", name,
+		"-from", from, "-until", fmt.Sprint(time.Now().Add(time.Minute).Unix()), "-o", filepath.Join(dir, "unix.svg")).CombinedOutput(); err != nil {
+		t.Errorf("flame -from %s (unix seconds): %v\n%s", from, err, out)
 	}
 	// No data is an error, not an empty picture.
 	if out, err := exec.Command(report, "flame", "-pyroscope", base, "-service", name+"-none", "-o", filepath.Join(dir, "none.svg")).CombinedOutput(); err == nil {
