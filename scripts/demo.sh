@@ -4,7 +4,8 @@
 # request-metrics signal at the end of the run) and the pyroscope tracer's
 # CPU profile, read back from a local Pyroscope server that this script
 # starts (built once into ~/.cache by scripts/pyroscope.sh, a few minutes
-# the first time) and stops again. Its data stays in build/pyroscope-demo.
+# the first time) and stops again. Its data stays in build/pyroscope-demo;
+# the flame graph of the run is drawn into build/demo-flame.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,7 +63,13 @@ for _ in $(seq 30); do
 done
 go run ./cmd/gstscope-report -pyroscope "http://127.0.0.1:$port" -service "$service"
 echo
+echo "== Pictures:"
+go run ./cmd/gstscope-report flame -pyroscope "http://127.0.0.1:$port" -service "$service" -o build/demo-flame.svg
+echo "Flame graph (CPU per element, open in a browser): $PWD/build/demo-flame.svg"
+# The pipeline graph SVG goes here (build/demo-graph.svg).
+echo
 echo "The data stays in $data: scripts/pyroscope-server.sh $port $data serves it again."
 echo "That server is built from source without the web UI: view flame graphs in Grafana"
-echo "(Pyroscope data source, URL http://localhost:$port, service $service), or query it as"
-echo "go run ./cmd/gstscope-report -pyroscope http://localhost:$port -service $service does."
+echo "(Pyroscope data source, URL http://localhost:$port, service $service; dashboards/gstscope.json),"
+echo "draw one with go run ./cmd/gstscope-report flame -pyroscope http://localhost:$port -service $service,"
+echo "or print the tree with go run ./cmd/gstscope-report -pyroscope http://localhost:$port -service $service."

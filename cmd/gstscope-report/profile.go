@@ -18,13 +18,19 @@ type node struct {
 	children    []*node
 }
 
-// fetchProfile reads the merged CPU profile of service from a Pyroscope
-// server's render API, as a tree.
+// fetchProfile reads the merged CPU profile of service over the last hour
+// from a Pyroscope server's render API, as a tree.
 func fetchProfile(server, service string) (*node, error) {
+	return fetchProfileRange(server, service, "now-1h", "now")
+}
+
+// fetchProfileRange is fetchProfile from one time to another, each in any
+// form the server takes: now, now-1h, unix seconds or milliseconds.
+func fetchProfileRange(server, service, from, until string) (*node, error) {
 	q := url.Values{
 		"query":  {`process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="` + service + `"}`},
-		"from":   {"now-1h"},
-		"until":  {"now"},
+		"from":   {from},
+		"until":  {until},
 		"format": {"json"},
 	}
 	c := http.Client{Timeout: 10 * time.Second}
@@ -37,13 +43,18 @@ func fetchProfile(server, service string) (*node, error) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("%s: %s", resp.Status, b)
 	}
+	return decodeProfile(resp.Body)
+}
+
+// decodeProfile reads the render API's JSON answer into a tree.
+func decodeProfile(r io.Reader) (*node, error) {
 	var out struct {
 		Flamebearer struct {
 			Names  []string  `json:"names"`
 			Levels [][]int64 `json:"levels"`
 		} `json:"flamebearer"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := json.NewDecoder(r).Decode(&out); err != nil {
 		return nil, err
 	}
 	return buildTree(out.Flamebearer.Names, out.Flamebearer.Levels), nil

@@ -1,0 +1,327 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The pipeline behind the dashboard tests: a live source, CPU in a burner,
+// a tee, and a branch whose identity holds each buffer 0.6 s (above the
+// example alert's 0.5 s) behind a leaky queue.
+const dashPipeline = "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=50/1 ! tee name=t " +
+	"t. ! queue name=q1 ! scopeburn name=burn cpu-us=2000 ! videoconvert ! fakesink name=display " +
+	"t. ! queue name=q2 leaky=downstream max-size-buffers=1 ! identity name=slow sleep-time=600000 ! fakesink name=slowsink sync=false"
+
+const tracersBoth = "prometheus-latency-tracer(flags=pipeline+element+reported);pyroscope(flags=element)"
+
+// startLaunch runs gst-launch-1.0 on a pipeline until the test ends.
+func startLaunch(t *testing.T, env []string, pipeline string) *bytes.Buffer {
+	t.Helper()
+	cmd := exec.Command("gst-launch-1.0", append([]string{"-e"}, strings.Fields(pipeline)...)...)
+	cmd.Env = env
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &errb, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return &errb
+}
+
+// grafanaVars are the dashboard's template variables as the test sets them;
+// Grafana's own ($__rate_interval is at least four scrape intervals).
+func grafanaVars(pipeline, element, service string) *strings.Replacer {
+	return strings.NewReplacer(
+		"$__rate_interval", "5s", "${__rate_interval}", "5s",
+		"$__interval", "1s", "${__interval}", "1s",
+		"$__range", "1m", "${__range}", "1m",
+		"${pipeline}", pipeline, "$pipeline", pipeline,
+		"${element}", element, "$element", element,
+		"${service}", service, "$service", service,
+	)
+}
+
+type dashQuery struct {
+	where, expr string
+	labels      string // label_values: the label asked for; else ""
+}
+
+var labelValues = regexp.MustCompile(`^label_values\((.*),\s*(\w+)\)$`)
+
+// dashboardQueries is every PromQL expression of the dashboard: each
+// target's expr, in panels and rows, and each query variable.
+func dashboardQueries(t *testing.T, dash map[string]any) (qs []dashQuery, flames []map[string]any) {
+	t.Helper()
+	var walkPanels func(ps []any)
+	walkPanels = func(ps []any) {
+		for _, p := range ps {
+			p := p.(map[string]any)
+			if sub, ok := p["panels"].([]any); ok {
+				walkPanels(sub)
+			}
+			targets, _ := p["targets"].([]any)
+			for _, tg := range targets {
+				tg := tg.(map[string]any)
+				if e, ok := tg["expr"].(string); ok {
+					qs = append(qs, dashQuery{where: fmt.Sprintf("panel %q %v", p["title"], tg["refId"]), expr: e})
+				} else if p["type"] == "flamegraph" {
+					flames = append(flames, tg)
+				} else {
+					t.Errorf("panel %q has a target without expr: %v", p["title"], tg)
+				}
+			}
+		}
+	}
+	walkPanels(dash["panels"].([]any))
+	for _, v := range dash["templating"].(map[string]any)["list"].([]any) {
+		v := v.(map[string]any)
+		if v["type"] != "query" {
+			continue
+		}
+		q := v["query"]
+		if m, ok := q.(map[string]any); ok {
+			q = m["query"]
+		}
+		s, _ := q.(string)
+		m := labelValues.FindStringSubmatch(s)
+		if m == nil {
+			t.Errorf("variable %v: query %q is not label_values(series, label)", v["name"], s)
+			continue
+		}
+		qs = append(qs, dashQuery{where: fmt.Sprintf("variable %v", v["name"]), expr: m[1], labels: m[2]})
+	}
+	return qs, flames
+}
+
+type promResult struct {
+	Status string `json:"status"`
+	Error  string `json:"error"`
+	Data   json.RawMessage
+}
+
+// promAPI gets a Prometheus API path and decodes the answer's data.
+func promAPI(base, path string, q url.Values, data any) error {
+	code, body, err := get(base + path + "?" + q.Encode())
+	if err != nil {
+		return err
+	}
+	var r promResult
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		return fmt.Errorf("%d: %v: %s", code, err, body)
+	}
+	if r.Status != "success" {
+		return fmt.Errorf("%d: %s", code, r.Error)
+	}
+	return json.Unmarshal(r.Data, data)
+}
+
+// Every PromQL expression of dashboards/gstscope.json and dashboards/rules.yml
+// returns data from a real Prometheus scraping a real pipeline traced by both
+// tracers (and evaluating the rules), the example alert goes pending for the
+// slow element, and the flame graph panel's query returns the profile from
+// the real Pyroscope server.
+func TestDashboardQueries(t *testing.T) {
+	rules, err := filepath.Abs("../../dashboards/rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("promtool", "check", "rules", rules).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile("../../dashboards/gstscope.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash map[string]any
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	queries, flames := dashboardQueries(t, dash)
+	if len(queries) < 12 || len(flames) != 1 {
+		t.Fatalf("%d PromQL queries and %d flame graph targets found, want at least 12 and 1", len(queries), len(flames))
+	}
+
+	pyroBase := pyroscopeURL(t)
+	service := uniqueName("dashboard")
+	port := freePort(t)
+	gstLog := startLaunch(t, gstEnv(t, tracersBoth,
+		fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port), "GST_PYROSCOPE_SERVER_URL="+pyroBase,
+		"GST_PYROSCOPE_TRACER_NAME="+service, "GST_PYROSCOPE_UPLOAD_INTERVAL=1s"), dashPipeline)
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+scrape_configs:
+  - job_name: gstscope
+    static_configs:
+      - targets: ["127.0.0.1:%d"]
+`, rules, port)), 0o644)
+	promPort := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	prom := exec.CommandContext(ctx, "prometheus", "--config.file="+cfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
+	var promLog bytes.Buffer
+	prom.Stdout, prom.Stderr = &promLog, &promLog
+	if err := prom.Start(); err != nil {
+		t.Fatalf("starting prometheus: %v", err)
+	}
+	defer func() {
+		cancel()
+		prom.Wait()
+	}()
+	promBase := fmt.Sprintf("http://127.0.0.1:%d", promPort)
+	waitHTTP(t, promBase+"/-/ready")
+
+	// The rules as Prometheus loaded them: all five of the file, healthy.
+	type rule struct {
+		Name, Query, Type, Health, State, LastError string
+	}
+	var loaded struct {
+		Groups []struct{ Rules []rule }
+	}
+	var rulesList []rule
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := promAPI(promBase, "/api/v1/rules", nil, &loaded); err != nil {
+			t.Fatalf("rules API: %v", err)
+		}
+		rulesList = rulesList[:0]
+		for _, g := range loaded.Groups {
+			rulesList = append(rulesList, g.Rules...)
+		}
+		healthy := len(rulesList) > 0
+		for _, r := range rulesList {
+			healthy = healthy && r.Health == "ok"
+		}
+		if healthy || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	ruleFile, _ := os.ReadFile(rules)
+	if n := strings.Count(string(ruleFile), "expr:"); len(rulesList) != n {
+		t.Errorf("Prometheus loaded %d rules, the file has %d", len(rulesList), n)
+	}
+	for _, r := range rulesList {
+		if r.Health != "ok" {
+			t.Errorf("rule %s: health %q: %s", r.Name, r.Health, r.LastError)
+		}
+		queries = append(queries, dashQuery{where: "rule " + r.Name, expr: r.Query})
+		if r.Type == "recording" {
+			queries = append(queries, dashQuery{where: "recorded series", expr: r.Name})
+		}
+	}
+
+	// Each query with the variables at "All" and at one pipeline and two
+	// elements (Grafana writes a multi-value selection as (a|b)).
+	type check struct {
+		dashQuery
+		vars, query string
+	}
+	var checks []check
+	for _, vs := range [][2]string{{".*", ".*"}, {"pipeline0", "(burn|slow)"}} {
+		r := grafanaVars(vs[0], vs[1], service)
+		for _, q := range queries {
+			e := r.Replace(q.expr)
+			if strings.Contains(e, "$") {
+				t.Errorf("%s: a variable is left in %s", q.where, e)
+				continue
+			}
+			checks = append(checks, check{q, fmt.Sprintf("pipeline=%s element=%s", vs[0], vs[1]), e})
+		}
+	}
+	pending := append([]check(nil), checks...)
+	deadline = time.Now().Add(40 * time.Second)
+	for len(pending) > 0 && time.Now().Before(deadline) {
+		var still []check
+		for _, c := range pending {
+			var n int
+			var err error
+			if c.labels != "" {
+				var values []string
+				err = promAPI(promBase, "/api/v1/label/"+c.labels+"/values", url.Values{"match[]": {c.query}}, &values)
+				n = len(values)
+			} else {
+				var res struct{ Result []json.RawMessage }
+				err = promAPI(promBase, "/api/v1/query", url.Values{"query": {c.query}}, &res)
+				n = len(res.Result)
+			}
+			if err != nil {
+				t.Errorf("%s (%s): %s: %v", c.where, c.vars, c.query, err)
+			} else if n == 0 {
+				still = append(still, c)
+			}
+		}
+		pending = still
+		if len(pending) > 0 {
+			time.Sleep(time.Second)
+		}
+	}
+	for _, c := range pending {
+		t.Errorf("%s (%s): no data for %s", c.where, c.vars, c.query)
+	}
+	t.Logf("%d queries of the dashboard and the rules returned data", len(checks)-len(pending))
+
+	// The example alert is pending (its for: 5m is longer than the test)
+	// for the slow element, and not for the others.
+	var alerts struct {
+		Alerts []struct {
+			Labels map[string]string
+			State  string
+		}
+	}
+	slow := false
+	for deadline = time.Now().Add(15 * time.Second); !slow && time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if err := promAPI(promBase, "/api/v1/alerts", nil, &alerts); err != nil {
+			t.Fatalf("alerts API: %v", err)
+		}
+		for _, a := range alerts.Alerts {
+			slow = slow || a.Labels["element"] == "slow" && a.State == "pending"
+		}
+	}
+	for _, a := range alerts.Alerts {
+		if a.Labels["alertname"] != "GStreamerElementLatencyHigh" {
+			continue
+		}
+		t.Logf("alert %s for %s: %s", a.Labels["alertname"], a.Labels["element"], a.State)
+		if e := a.Labels["element"]; e == "burn" || e == "display" || e == "videoconvert0" {
+			t.Errorf("the alert is %s for %s, a fast element", a.State, a.Labels["element"])
+		}
+	}
+	if !slow {
+		t.Errorf("GStreamerElementLatencyHigh is not pending for the slow element: %+v", alerts.Alerts)
+	}
+
+	// The flame graph panel: its profile type is what the tracer uploads,
+	// and its label selector finds the profile.
+	fl := flames[0]
+	if fl["profileTypeId"] != cpuType || fl["queryType"] != "profile" {
+		t.Errorf("flame graph target %v, want queryType profile and profileTypeId %s", fl, cpuType)
+	}
+	sel := grafanaVars(".*", ".*", service).Replace(fl["labelSelector"].(string))
+	f := waitFlame(t, pyroBase, sel)
+	if f.Self["burn"] == 0 {
+		t.Errorf("the flame graph panel's query %s%s has no CPU in burn: %v", cpuType, sel, f.names())
+	}
+	if t.Failed() {
+		t.Logf("gst-launch-1.0:\n%s\nprometheus:\n%s", tail(gstLog.String()), tail(promLog.String()))
+	}
+}
