@@ -7,6 +7,7 @@
 //
 //	examples/request-metrics.py "..." | go run ./cmd/gstscope-report
 //	go run ./cmd/gstscope-report -pyroscope http://localhost:4040 -service gstreamer
+//	go run ./cmd/gstscope-report graph http://localhost:9100 -o pipeline.svg
 package main
 
 import (
@@ -37,7 +38,7 @@ type row struct {
 
 // commands are the subcommands, each run with the arguments after its name
 // and returning the exit code.
-var commands = map[string]func(args []string) int{}
+var commands = map[string]func(args []string) int{"graph": runGraph}
 
 func main() {
 	if len(os.Args) > 1 {
