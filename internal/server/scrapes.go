@@ -29,7 +29,7 @@ type scrapes struct {
 	g     prometheus.Gatherer
 	graph func() []byte // nil: no graph
 	logf  func(string)
-	duty float64
+	duty  float64
 
 	mu      sync.Mutex
 	running bool   // a goroutine runs rounds
