@@ -163,7 +163,7 @@ func Build(cur, base *latency.Snapshot, seconds float64) []byte {
 
 	var b bytes.Buffer
 	b.WriteString("digraph pipelines {\n")
-	b.WriteString("  rankdir=LR;\n  compound=true;\n")
+	b.WriteString("  rankdir=LR;\n")
 	window := fmt.Sprintf("over the last %.1f s", seconds)
 	if base == nil {
 		window = fmt.Sprintf("since the tracer started, %.1f s ago", seconds)

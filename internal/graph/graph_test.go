@@ -198,3 +198,28 @@ func TestRates(t *testing.T) {
 		}
 	}
 }
+
+// Over a window, the p95, the means and the CPU share are those of the
+// observations since the base snapshot, not of the whole run.
+func TestWindowedFigures(t *testing.T) {
+	bounds := []uint64{1000, 10000, 100000, 1000000}
+	snap := func(slow, fast, cpuNs uint64) *latency.Snapshot {
+		h := latency.Hist{Counts: []uint64{0, fast, 0, slow, 0}, SumNs: fast*5000 + slow*500000}
+		return &latency.Snapshot{BoundsNs: bounds, CPUSampled: true, Elements: []latency.ElementStat{
+			{Pipeline: "p", Element: "x", Factory: "f", Latency: h, Processing: h, CPUNs: cpuNs}}}
+	}
+	base := snap(100, 0, 1e9)
+	cur := snap(100, 100, 1.5e9)
+	a := attrs(string(Build(cur, base, 2)), "p/x")
+	for _, want := range []string{`latency p95 ≤ 10.0 µs`, `processing mean 5.0 µs`, `CPU 25.0%`} {
+		if !strings.Contains(a, want) {
+			t.Errorf("over the window: %s lacks %q", a, want)
+		}
+	}
+	a = attrs(string(Build(cur, nil, 2)), "p/x")
+	for _, want := range []string{`latency p95 ≤ 1.00 ms`, `processing mean 252.5 µs`, `CPU 75.0%`} {
+		if !strings.Contains(a, want) {
+			t.Errorf("totals: %s lacks %q", a, want)
+		}
+	}
+}

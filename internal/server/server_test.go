@@ -790,3 +790,23 @@ func TestGraphPanics(t *testing.T) {
 		t.Errorf("log %q, want one line naming the panic", lines)
 	}
 }
+
+// The graph is gzipped when asked, like the exposition.
+func TestGraphGzip(t *testing.T) {
+	s, _ := startTest(t, &gatherer{}, short)
+	req, _ := http.NewRequest("GET", "http://"+s.Addr()+"/graph", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := (&http.Transport{}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatalf("Content-Encoding %q: %v", resp.Header.Get("Content-Encoding"), err)
+	}
+	body, _ := io.ReadAll(zr)
+	if resp.Header.Get("Content-Encoding") != "gzip" || !bytes.HasPrefix(body, []byte("digraph test_graph")) {
+		t.Errorf("Content-Encoding %q, body %q", resp.Header.Get("Content-Encoding"), body)
+	}
+}
