@@ -228,3 +228,41 @@ func runGraphExample(t *testing.T, cmd *exec.Cmd) {
 	checkGraph(t, dot)
 	renders(t, dot)
 }
+
+// With the pyroscope tracer, elements show their CPU share and the hottest
+// is the one with the most CPU: a burner of 3 ms per buffer at 100
+// buffers/s uses 30% of a core. The Pyroscope server is down (a warning),
+// which the CPU counters do not need.
+func TestGraphCPU(t *testing.T) {
+	port := freePort(t)
+	cmd := exec.Command("gst-launch-1.0", strings.Fields("audiotestsrc is-live=true samplesperbuffer=441 num-buffers=600 ! queue ! scopeburn name=b cpu-us=3000 ! fakesink")...)
+	cmd.Env = gstEnv(t, "prometheus-latency-tracer;pyroscope",
+		fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port),
+		fmt.Sprintf("GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:%d", freePort(t)))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, base+"/graph")
+	time.Sleep(1500 * time.Millisecond)
+	_, dot, err := get(base + "/graph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dot, "hottest (CPU)") {
+		t.Fatalf("the graph does not know of the CPU figures:\n%s", dot)
+	}
+	m := regexp.MustCompile(`(?m)^\s*"pipeline0/b" \[label="[^"]*\\nCPU ([0-9.]+)%"(.*)\];$`).FindStringSubmatch(dot)
+	if m == nil {
+		t.Fatalf("no CPU share on the burner:\n%s", dot)
+	}
+	share, _ := strconv.ParseFloat(m[1], 64)
+	t.Logf("the burner: %.1f%% of a core", share)
+	if !strings.Contains(m[2], `fillcolor="orange"`) {
+		t.Errorf("the burner is not the hottest:\n%s", dot)
+	}
+	if memoryChecker() == "" && (share < 20 || share > 40) {
+		t.Errorf("the burner uses %.1f%% of a core, want about 30%%", share)
+	}
+}
