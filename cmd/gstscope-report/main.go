@@ -4,10 +4,13 @@
 // stdin and prints a per-element table; with -pyroscope it instead prints
 // the CPU profile of a service from a Pyroscope server as a tree of frames.
 // The commands (first argument) are the other views, each in its own file:
-// flame writes the profile's flame graph as an SVG.
+// top is a live view of a metrics endpoint, graph renders the annotated
+// pipeline graph, flame writes the profile's flame graph as an SVG.
 //
 //	examples/request-metrics.py "..." | go run ./cmd/gstscope-report
 //	go run ./cmd/gstscope-report -pyroscope http://localhost:4040 -service gstreamer
+//	go run ./cmd/gstscope-report top http://localhost:9100
+//	go run ./cmd/gstscope-report graph http://localhost:9100 -o pipeline.svg
 //	go run ./cmd/gstscope-report flame -pyroscope http://localhost:4040 -service gstreamer -o flame.svg
 package main
 
@@ -39,7 +42,7 @@ type row struct {
 
 // commands are the subcommands, each run with the arguments after its name
 // and returning the exit code.
-var commands = map[string]func(args []string) int{"top": runTop, "flame": runFlame}
+var commands = map[string]func(args []string) int{"top": runTop, "graph": runGraph, "flame": runFlame}
 
 func main() {
 	if len(os.Args) > 1 {

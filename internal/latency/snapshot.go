@@ -32,10 +32,15 @@ type ElementStat struct {
 	CPUNs                      uint64 // see Snapshot.CPUSampled
 }
 
-// PadStat is one pad's counters.
+// PadStat is one pad's counters, and for a src pad the pad its data goes
+// to (through ghost pads), for the pipeline graph.
 type PadStat struct {
 	Pipeline, Element, Pad string
 	Buffers, Bytes         uint64
+	Sink                   bool
+	// PeerElement and PeerPad are the downstream element's label and its
+	// sink pad's name; empty when the src pad is not linked.
+	PeerElement, PeerPad string
 }
 
 // PathStat is the source-to-sink latency of buffers from one source

@@ -26,14 +26,14 @@ type Tracer struct {
 }
 
 // Start registers the collector and starts the HTTP server if a port is
-// configured. A server that cannot start is a warning; the tracer and its
-// signal keep working.
-func Start(cfg Config, snapshot func() *Snapshot, log Logger) *Tracer {
+// configured, serving graph at /graph. A server that cannot start is a
+// warning; the tracer and its signals keep working.
+func Start(cfg Config, snapshot func() *Snapshot, graph func() []byte, log Logger) *Tracer {
 	t := &Tracer{cfg: cfg, reg: prometheus.NewRegistry(), log: log}
 	log.Info(fmt.Sprintf("measuring flags=%v", cfg.Flags))
 	t.reg.MustRegister(NewCollector(cfg.Flags, snapshot))
 	if addr := cfg.Addr(); addr != "" {
-		srv, err := server.Start(addr, t.reg, log.Warn)
+		srv, err := server.Start(addr, t.reg, graph, log.Warn)
 		if err != nil {
 			log.Warn(fmt.Sprintf("cannot serve metrics on %s: %v; metrics stay available through the request-metrics signal", addr, err))
 		} else {

@@ -21,16 +21,22 @@ import (
 // A crowd of scrapers thus costs the host at most duty of one core in
 // gathering and encoding, and at most MaxConns answers per round, however
 // many they are; a lone scraper waits for nothing.
+//
+// Graph requests join the same rounds: a round draws the graph once for
+// all of them (and gathers only if a scrape is waiting too), and its time
+// counts in the pacing like a gather's.
 type scrapes struct {
-	g    prometheus.Gatherer
-	logf func(string)
-	duty float64
+	g     prometheus.Gatherer
+	graph func() []byte // nil: no graph
+	logf  func(string)
+	duty  float64
 
 	mu      sync.Mutex
 	running bool   // a goroutine runs rounds
 	next    *round // the round requests arriving now join
 	warned  bool
 	stopped bool // the server stopped: no more gathers
+	rounds  int  // rounds run, for the tests
 }
 
 var errStopped = errors.New("the metrics server is stopping")
@@ -52,11 +58,16 @@ type round struct {
 	err     error
 	body    map[encoding][]byte
 	errs    map[encoding]error
+	dot     []byte // the graph, if a request asked for it
+	dotErr  error
 }
 
+// encoding is an answer's form: the exposition in a format, or the graph
+// (format unset); gzipped or not.
 type encoding struct {
 	format expfmt.Format
 	gzip   bool
+	graph  bool
 }
 
 // join returns the round that will answer a request arriving now in
@@ -86,12 +97,15 @@ func (s *scrapes) run() {
 		r, stopped := s.next, s.stopped
 		s.next = nil
 		s.running = r != nil
+		if r != nil {
+			s.rounds++
+		}
 		s.mu.Unlock()
 		if r == nil {
 			return
 		}
 		if stopped {
-			r.err = errStopped
+			r.err, r.dotErr = errStopped, errStopped
 			close(r.done)
 			continue
 		}
@@ -105,6 +119,27 @@ func (s *scrapes) run() {
 }
 
 func (s *scrapes) gather(r *round) {
+	r.body, r.errs = map[encoding][]byte{}, map[encoding]error{}
+	var metrics, graph bool
+	for e := range r.want {
+		metrics, graph = metrics || !e.graph, graph || e.graph
+	}
+	if graph {
+		s.draw(r)
+	}
+	if metrics {
+		s.gatherMetrics(r)
+	}
+	for e := range r.want {
+		// What could not be collected is left out, as promhttp's
+		// ContinueOnError does; nothing at all is an error.
+		if e.graph || r.err == nil || len(r.mfs) > 0 {
+			r.body[e], r.errs[e] = r.encode(e)
+		}
+	}
+}
+
+func (s *scrapes) gatherMetrics(r *round) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.mfs, r.err = nil, fmt.Errorf("gathering metrics panicked: %v", p)
@@ -113,16 +148,17 @@ func (s *scrapes) gather(r *round) {
 			s.warnOnce(r.err)
 		}
 	}()
-	r.body, r.errs = map[encoding][]byte{}, map[encoding]error{}
 	r.mfs, r.err = s.g.Gather()
-	// What could not be collected is left out, as promhttp's
-	// ContinueOnError does; nothing at all is an error.
-	if r.err != nil && len(r.mfs) == 0 {
-		return
-	}
-	for e := range r.want {
-		r.body[e], r.errs[e] = r.encode(e)
-	}
+}
+
+func (s *scrapes) draw(r *round) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.dot, r.dotErr = nil, fmt.Errorf("drawing the graph panicked: %v", p)
+			s.warnOnce(r.dotErr)
+		}
+	}()
+	r.dot = s.graph()
 }
 
 // stop makes the rounds still to come fail instead of gathering: a
@@ -147,6 +183,12 @@ func (s *scrapes) warnOnce(err error) {
 
 // result is the answer to a request of the round in encoding e.
 func (r *round) result(e encoding) ([]byte, error) {
+	if e.graph {
+		if r.dotErr != nil {
+			return nil, r.dotErr
+		}
+		return r.body[e], r.errs[e]
+	}
 	if r.err != nil && len(r.mfs) == 0 {
 		return nil, r.err
 	}
@@ -155,7 +197,7 @@ func (r *round) result(e encoding) ([]byte, error) {
 
 func (r *round) encode(e encoding) ([]byte, error) {
 	if e.gzip {
-		plain, err := r.encode(encoding{format: e.format})
+		plain, err := r.encode(encoding{format: e.format, graph: e.graph})
 		if err != nil {
 			return nil, err
 		}
@@ -164,6 +206,9 @@ func (r *round) encode(e encoding) ([]byte, error) {
 		zw.Write(plain)
 		err = zw.Close()
 		return buf.Bytes(), err
+	}
+	if e.graph {
+		return r.dot, r.dotErr
 	}
 	if b, ok := r.body[e]; ok {
 		return b, nil

@@ -1,5 +1,6 @@
 // Package server serves Prometheus metrics over HTTP from inside a host
-// process: read-only, GET and HEAD only, on "/" and "/metrics". Whatever
+// process: read-only, GET and HEAD only, on "/" and "/metrics", and the
+// pipeline graph on "/graph". Whatever
 // clients do, the host must not notice: every connection has deadlines,
 // connections are capped, and concurrent scrapes share one gather.
 package server
@@ -67,13 +68,14 @@ type Server struct {
 	done    chan struct{}
 }
 
-// Start listens on addr and serves g. A bind error is returned at once (a
-// busy port must not go unnoticed); errors after that go to logf.
-func Start(addr string, g prometheus.Gatherer, logf func(string)) (*Server, error) {
-	return start(addr, g, logf, defaultLimits)
+// Start listens on addr and serves g, and graph's DOT text at /graph
+// (graph nil: 404 there). A bind error is returned at once (a busy port
+// must not go unnoticed); errors after that go to logf.
+func Start(addr string, g prometheus.Gatherer, graph func() []byte, logf func(string)) (*Server, error) {
+	return start(addr, g, graph, logf, defaultLimits)
 }
 
-func start(addr string, g prometheus.Gatherer, logf func(string), lim limits) (*Server, error) {
+func start(addr string, g prometheus.Gatherer, graph func() []byte, logf func(string), lim limits) (*Server, error) {
 	inner, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -81,7 +83,7 @@ func start(addr string, g prometheus.Gatherer, logf func(string), lim limits) (*
 	ln := newLimitListener(inner, lim.maxConns)
 	s := &Server{
 		ln:      ln,
-		scrapes: &scrapes{g: g, logf: logf, duty: lim.gatherDuty},
+		scrapes: &scrapes{g: g, graph: graph, logf: logf, duty: lim.gatherDuty},
 		lim:     lim,
 		done:    make(chan struct{}),
 	}
@@ -127,14 +129,20 @@ func (s *Server) Stop(timeout time.Duration) {
 	<-s.done
 }
 
-// ServeHTTP answers GET and HEAD on / and /metrics with the exposition,
-// 404 elsewhere and 405 to any other method. A request body is never read:
-// the connection is closed after the answer instead.
+// GraphType is the Content-Type of /graph: Graphviz DOT text.
+const GraphType = "text/vnd.graphviz; charset=utf-8"
+
+// ServeHTTP answers GET and HEAD on / and /metrics with the exposition and
+// on /graph with the graph, 404 elsewhere and 405 to any other method. A
+// request body is never read: the connection is closed after the answer
+// instead. The graph goes through the same rounds as the exposition, so it
+// shares their pacing and their deadline.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
 	}
-	if r.URL.Path != "/" && r.URL.Path != "/metrics" {
+	graph := r.URL.Path == "/graph" && s.scrapes.graph != nil
+	if r.URL.Path != "/" && r.URL.Path != "/metrics" && !graph {
 		http.NotFound(w, r)
 		return
 	}
@@ -143,7 +151,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	e := encoding{format: expfmt.Negotiate(r.Header), gzip: acceptsGzip(r.Header)}
+	e := encoding{gzip: acceptsGzip(r.Header), graph: graph}
+	if !graph {
+		e.format = expfmt.Negotiate(r.Header)
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.lim.gather)
 	defer cancel()
 	rd := s.scrapes.join(e)
@@ -161,9 +172,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", string(e.format))
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Vary", "Accept, Accept-Encoding")
+	if graph {
+		h.Set("Content-Type", GraphType)
+		h.Set("Vary", "Accept-Encoding")
+	} else {
+		h.Set("Content-Type", string(e.format))
+		h.Set("Vary", "Accept, Accept-Encoding")
+	}
 	if e.gzip {
 		h.Set("Content-Encoding", "gzip")
 	}

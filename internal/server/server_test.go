@@ -28,6 +28,7 @@ import (
 // sent to; err and panics make it fail.
 type gatherer struct {
 	n      atomic.Int64
+	graphs atomic.Int64 // graphs drawn, see graphOf
 	filler atomic.Int64
 	gate   chan struct{}
 	err    error
@@ -61,6 +62,25 @@ func (g *gatherer) Gather() ([]*dto.MetricFamily, error) {
 	return mfs, g.err
 }
 
+// graphOf is the graph of a test gatherer: it numbers its drawings in
+// graphs, and waits, fails and panics as the gatherer's gathers do.
+func graphOf(g prometheus.Gatherer) func() []byte {
+	tg, ok := g.(*gatherer)
+	if !ok {
+		return nil
+	}
+	return func() []byte {
+		n := tg.graphs.Add(1)
+		if tg.gate != nil {
+			<-tg.gate
+		}
+		if tg.panics {
+			panic("graph bug")
+		}
+		return []byte(fmt.Sprintf("digraph test_graph { n%d; }\n", n))
+	}
+}
+
 // short are limits a unit test can wait for. As in production, a request
 // can wait for a gather longer than the pause between rounds can be.
 var short = limits{
@@ -88,7 +108,7 @@ func (l *logs) all() []string {
 func startTest(t *testing.T, g prometheus.Gatherer, lim limits) (*Server, *logs) {
 	t.Helper()
 	l := &logs{}
-	s, err := start("127.0.0.1:0", g, l.logf, lim)
+	s, err := start("127.0.0.1:0", g, graphOf(g), l.logf, lim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +275,12 @@ func TestMethodsAndPaths(t *testing.T) {
 		{"GET /debug/vars HTTP/1.1\r\nHost: x\r\n\r\n", 404, false, false},
 		{"GET /../metrics HTTP/1.1\r\nHost: x\r\n\r\n", 404, false, false},
 		{"GET http://x/other HTTP/1.1\r\nHost: x\r\n\r\n", 404, false, false},
+		{"GET /graph HTTP/1.1\r\nHost: x\r\n\r\n", 200, false, false},
+		{"HEAD /graph HTTP/1.1\r\nHost: x\r\n\r\n", 200, false, false},
+		{"POST /graph HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, true, false},
+		{"DELETE /graph HTTP/1.1\r\nHost: x\r\n\r\n", 405, true, false},
+		{"GET /graph/ HTTP/1.1\r\nHost: x\r\n\r\n", 404, false, false},
+		{"GET /graph.svg HTTP/1.1\r\nHost: x\r\n\r\n", 404, false, false},
 	} {
 		resp, body := raw(t, s.Addr(), c.req)
 		line, _, _ := strings.Cut(c.req, "\r\n")
@@ -266,6 +292,13 @@ func TestMethodsAndPaths(t *testing.T) {
 		}
 		if got := bytes.Contains(body, []byte("test_gather")); got != c.body {
 			t.Errorf("%s: exposition in the body: %v, want %v", line, got, c.body)
+		}
+		graph := strings.Contains(line, " /graph ")
+		if got := bytes.Contains(body, []byte("digraph test_graph")); got != (graph && c.code == 200 && !strings.HasPrefix(line, "HEAD")) {
+			t.Errorf("%s: graph in the body: %v", line, got)
+		}
+		if ct := resp.Header.Get("Content-Type"); graph && c.code == 200 && ct != GraphType {
+			t.Errorf("%s: Content-Type %q, want %q", line, ct, GraphType)
 		}
 		if strings.HasPrefix(line, "HEAD") && (resp.ContentLength <= 0 || len(body) != 0) {
 			t.Errorf("HEAD: Content-Length %d and %d bytes of body, want a length and no body", resp.ContentLength, len(body))
@@ -664,7 +697,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // server read the tracer again.
 func TestNoGatherAfterStop(t *testing.T) {
 	g := &gatherer{gate: make(chan struct{})}
-	s, err := start("127.0.0.1:0", g, func(string) {}, short)
+	s, err := start("127.0.0.1:0", g, nil, func(string) {}, short)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,5 +715,98 @@ func TestNoGatherAfterStop(t *testing.T) {
 	time.Sleep(maxPause + 100*time.Millisecond)
 	if n := g.n.Load(); n != 1 {
 		t.Errorf("%d gathers, want 1: the server gathered after Stop", n)
+	}
+}
+
+// Graph requests go through the scrapes' rounds: a crowd asking for the
+// graph and the metrics together is paced as one (at most a round every
+// minPause), a round draws the graph once for all its graph requests, and
+// a round of graph requests alone gathers no metrics.
+func TestGraphSharesRounds(t *testing.T) {
+	g := &gatherer{}
+	s, _ := startTest(t, g, short)
+	base := "http://" + s.Addr()
+	resp, err := http.Get(base + "/graph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n, d := g.n.Load(), g.graphs.Load(); n != 0 || d != 1 {
+		t.Errorf("a graph request: %d gathers and %d graphs, want 0 and 1", n, d)
+	}
+	const d = time.Second
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	var answers atomic.Int64
+	for i := 0; i < 16; i++ {
+		path := []string{"/metrics", "/graph"}[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Transport: &http.Transport{}}
+			for time.Now().Before(stop) {
+				resp, err := c.Get(base + path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("%s: %d", path, resp.StatusCode)
+					return
+				}
+				answers.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	s.scrapes.mu.Lock()
+	rounds := s.scrapes.rounds - 1
+	s.scrapes.mu.Unlock()
+	graphs := g.graphs.Load() - 1
+	t.Logf("%d answers from %d rounds (%d gathers, %d graphs) in %v", answers.Load(), rounds, g.n.Load(), graphs, d)
+	if max := int(d/minPause) + 2; rounds > max {
+		t.Errorf("%d rounds in %v, want at most %d", rounds, d, max)
+	}
+	if graphs > int64(rounds) || answers.Load() < 4*int64(rounds) {
+		t.Errorf("%d answers, %d graphs from %d rounds: graph requests did not share rounds", answers.Load(), graphs, rounds)
+	}
+}
+
+// A graph that panics is a 500, and the metrics are still served.
+func TestGraphPanics(t *testing.T) {
+	g := &gatherer{panics: true}
+	s, l := startTest(t, g, short)
+	resp, err := http.Get("http://" + s.Addr() + "/graph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 500 {
+		t.Errorf("a panicking graph: %d, want 500", resp.StatusCode)
+	}
+	if lines := l.all(); len(lines) != 1 || !strings.Contains(lines[0], "graph bug") {
+		t.Errorf("log %q, want one line naming the panic", lines)
+	}
+}
+
+// The graph is gzipped when asked, like the exposition.
+func TestGraphGzip(t *testing.T) {
+	s, _ := startTest(t, &gatherer{}, short)
+	req, _ := http.NewRequest("GET", "http://"+s.Addr()+"/graph", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := (&http.Transport{}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatalf("Content-Encoding %q: %v", resp.Header.Get("Content-Encoding"), err)
+	}
+	body, _ := io.ReadAll(zr)
+	if resp.Header.Get("Content-Encoding") != "gzip" || !bytes.HasPrefix(body, []byte("digraph test_graph")) {
+		t.Errorf("Content-Encoding %q, body %q", resp.Header.Get("Content-Encoding"), body)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/gstscope/gstscope/internal/graph"
 	"github.com/gstscope/gstscope/internal/latency"
 	"github.com/gstscope/gstscope/internal/pyroscope"
 )
@@ -22,6 +23,9 @@ import (
 var (
 	mu     sync.Mutex
 	active *latency.Tracer
+	// The request-graph signal's view; the HTTP server has its own, so
+	// that each consumer's rates cover the time since its own last graph.
+	signalGraph *graph.View
 )
 
 //export gstscopeLatencyStart
@@ -40,7 +44,8 @@ func gstscopeLatencyStart(obj unsafe.Pointer, params *C.char) (flags C.int) {
 	if active != nil {
 		active.Stop()
 	}
-	active = latency.Start(cfg, snapshot, log)
+	active = latency.Start(cfg, snapshot, graph.NewView(snapshot).DOT, log)
+	signalGraph = graph.NewView(snapshot)
 	return C.int(cfg.Flags)
 }
 
@@ -52,6 +57,7 @@ func gstscopeLatencyStop() {
 	if active != nil {
 		active.Stop()
 		active = nil
+		signalGraph = nil
 	}
 }
 
@@ -69,6 +75,22 @@ func gstscopeLatencyMetrics() (text *C.gchar) {
 		return gString("")
 	}
 	return gString(t.Text())
+}
+
+//export gstscopeLatencyGraph
+func gstscopeLatencyGraph() (text *C.gchar) {
+	defer func() {
+		if r := recover(); r != nil {
+			text = gString("")
+		}
+	}()
+	mu.Lock()
+	v := signalGraph
+	mu.Unlock()
+	if v == nil {
+		return gString("")
+	}
+	return gString(string(v.DOT()))
 }
 
 // gString copies s into memory from g_malloc, which the signal's caller

@@ -2,7 +2,9 @@
  *
  * Measures per-element processing time and latency, source-to-sink latency
  * and the latency each element reports, and exports them as Prometheus
- * metrics over HTTP and through the "request-metrics" action signal.
+ * metrics over HTTP and through the "request-metrics" action signal; the
+ * pipeline graph with those numbers on it (DOT) at /graph and through the
+ * "request-graph" action signal.
  *
  *   GST_TRACERS='prometheus-latency-tracer(flags=pipeline+element+reported)' \
  *   GST_PROMETHEUS_TRACER_PORT=9092 \
@@ -29,6 +31,7 @@ typedef struct {
 typedef struct {
   GstTracerClass parent_class;
   gchar *(*request_metrics) (GstScopeLatencyTracer * self);
+  gchar *(*request_graph) (GstScopeLatencyTracer * self);
 } GstScopeLatencyTracerClass;
 
 GType gst_scope_latency_tracer_get_type (void);
@@ -42,6 +45,12 @@ static gchar *
 request_metrics (GstScopeLatencyTracer * self)
 {
   return gstscopeLatencyMetrics ();
+}
+
+static gchar *
+request_graph (GstScopeLatencyTracer * self)
+{
+  return gstscopeLatencyGraph ();
 }
 
 static void
@@ -85,6 +94,7 @@ gst_scope_latency_tracer_class_init (GstScopeLatencyTracerClass * klass)
   gobject_class->constructed = gst_scope_latency_tracer_constructed;
   gobject_class->finalize = gst_scope_latency_tracer_finalize;
   klass->request_metrics = request_metrics;
+  klass->request_graph = request_graph;
 
   /**
    * GstScopeLatencyTracer::request-metrics:
@@ -95,6 +105,19 @@ gst_scope_latency_tracer_class_init (GstScopeLatencyTracerClass * klass)
   g_signal_new ("request-metrics", G_TYPE_FROM_CLASS (klass),
       G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
       G_STRUCT_OFFSET (GstScopeLatencyTracerClass, request_metrics),
+      NULL, NULL, NULL, G_TYPE_STRING, 0);
+
+  /**
+   * GstScopeLatencyTracer::request-graph:
+   *
+   * Returns the pipelines as a Graphviz dot graph with the tracer's
+   * numbers on it, the same text the HTTP server serves at /graph; its
+   * rates cover the time since the previous request-graph (see README).
+   * Free it with g_free().
+   */
+  g_signal_new ("request-graph", G_TYPE_FROM_CLASS (klass),
+      G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_STRUCT_OFFSET (GstScopeLatencyTracerClass, request_graph),
       NULL, NULL, NULL, G_TYPE_STRING, 0);
 }
 

@@ -345,9 +345,13 @@ typedef struct {
   guint64 cpu_ns;
 } ScopeElementStat;
 
+/* sink: a sink pad. For a src pad, the element (its path label) and pad
+ * the data goes to, through ghost pads; NULL when unlinked. */
 typedef struct {
   gchar *pipeline, *element, *pad;
   guint64 buffers, bytes;
+  gboolean sink;
+  gchar *peer_element, *peer_pad;
 } ScopePadStat;
 
 typedef struct {

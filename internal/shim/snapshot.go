@@ -41,6 +41,10 @@ func snapshot() *latency.Snapshot {
 			Pad:      goString(p.pad),
 			Buffers:  uint64(p.buffers),
 			Bytes:    uint64(p.bytes),
+			Sink:     p.sink != 0,
+			// goString of NULL is "": an unlinked pad.
+			PeerElement: goString(p.peer_element),
+			PeerPad:     goString(p.peer_pad),
 		})
 	}
 	for _, p := range unsafe.Slice(cs.paths, cs.n_paths) {

@@ -472,9 +472,10 @@ scope_pads_linked (GstPad * src, GstPad * sink, gboolean linked)
 
 /* Looks through ghost pads: a ghost sink pad leads to its internal pad's
  * peer inside the bin, the internal pad of a ghost src pad to the ghost
- * pad's peer outside. Lock-free: slots are never freed. */
-ScopeElement *
-scope_pad_downstream (ScopePad * p)
+ * pad's peer outside. Returns the first element's pad on the way, or NULL.
+ * Lock-free: slots are never freed. */
+static ScopePad *
+pad_downstream (ScopePad * p)
 {
   ScopePad *q = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
   gint hops;
@@ -482,11 +483,19 @@ scope_pad_downstream (ScopePad * p)
   for (hops = 0; q && hops < 16; hops++) {
     ScopePad *o;
     if (!q->transparent)
-      return scope_dead (q->elem) ? NULL : q->elem;
+      return scope_dead (q->elem) ? NULL : q;
     o = __atomic_load_n (&q->other, __ATOMIC_ACQUIRE);
     q = o ? __atomic_load_n (&o->peer, __ATOMIC_ACQUIRE) : NULL;
   }
   return NULL;
+}
+
+/* The element downstream of src pad p, through ghost pads, or NULL. */
+ScopeElement *
+scope_pad_downstream (ScopePad * p)
+{
+  ScopePad *q = pad_downstream (p);
+  return q ? q->elem : NULL;
 }
 
 static gboolean
@@ -574,6 +583,21 @@ hist_copy (ScopeHist * dst, const ScopeHist * src)
   dst->sum_ns = __atomic_load_n (&src->sum_ns, __ATOMIC_RELAXED);
 }
 
+/* The element label and pad name that src pad p's data goes to (for the
+ * graph), from the slots alone: no GStreamer call under scope_lock. */
+static void
+peer_locked (ScopePad * p, gchar ** element, gchar ** pad)
+{
+  ScopePad *q = pad_downstream (p);
+  gchar *pipeline;
+
+  if (!q || scope_dead (q) || !q->name)
+    return;
+  labels_locked (q->elem, &pipeline, element);
+  g_free (pipeline);
+  *pad = g_strdup (q->name);
+}
+
 ScopeSnapshot *
 scope_snapshot (void)
 {
@@ -624,6 +648,9 @@ scope_snapshot (void)
     st.pad = g_strdup (p->name);
     st.buffers = __atomic_load_n (&p->buffers, __ATOMIC_RELAXED);
     st.bytes = __atomic_load_n (&p->bytes, __ATOMIC_RELAXED);
+    st.sink = p->sink;
+    if (!p->sink)
+      peer_locked (p, &st.peer_element, &st.peer_pad);
     g_array_append_val (pa, st);
   }
   g_mutex_unlock (&scope_lock);
@@ -653,6 +680,8 @@ scope_snapshot_free (ScopeSnapshot * s)
     g_free (s->pads[i].pipeline);
     g_free (s->pads[i].element);
     g_free (s->pads[i].pad);
+    g_free (s->pads[i].peer_element);
+    g_free (s->pads[i].peer_pad);
   }
   for (i = 0; i < s->n_paths; i++) {
     g_free (s->paths[i].pipeline);

@@ -284,7 +284,8 @@ func rss(t *testing.T, pid int) int {
 	return 0
 }
 
-// The port serves metrics and nothing else: GET and HEAD on / and /metrics;
+// The port serves metrics and nothing else: GET and HEAD on / and /metrics
+// (and the pipeline graph on /graph);
 // every other method 405 with an Allow header, every other path 404 (no
 // pprof, no expvar, no admin endpoint); headers beyond 8 KB 431; a request
 // announcing a gigabyte of body is answered 405 at once without the body
@@ -326,6 +327,12 @@ func TestHTTPServesOnlyMetrics(t *testing.T) {
 		{"GET /metrics/ HTTP/1.1\r\n" + host + "\r\n", 404},
 		{"GET /%2e%2e/metrics HTTP/1.1\r\n" + host + "\r\n", 404},
 		{"GET /favicon.ico HTTP/1.1\r\n" + host + "\r\n", 404},
+		{"GET /graph HTTP/1.1\r\n" + host + "\r\n", 200},
+		{"HEAD /graph HTTP/1.1\r\n" + host + "\r\n", 200},
+		{"POST /graph HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nreset", 405},
+		{"PUT /graph HTTP/1.1\r\n" + host + "Content-Length: 0\r\n\r\n", 405},
+		{"GET /graph/ HTTP/1.1\r\n" + host + "\r\n", 404},
+		{"GET /graph.svg HTTP/1.1\r\n" + host + "\r\n", 404},
 	} {
 		resp, body := rawRequest(t, port, c.req)
 		line, _, _ := strings.Cut(c.req, "\r\n")
@@ -335,9 +342,14 @@ func TestHTTPServesOnlyMetrics(t *testing.T) {
 		if allow := resp.Header.Get("Allow"); (c.code == 405) != (allow == "GET, HEAD") {
 			t.Errorf("%s: Allow: %q", line, allow)
 		}
+		graph := strings.Contains(line, " /graph ")
+		answered := c.code == 200 && !strings.HasPrefix(line, "HEAD")
 		served := strings.Contains(body, "gstreamer_pad_buffers_total")
-		if served != (c.code == 200 && !strings.HasPrefix(line, "HEAD")) {
+		if served != (answered && !graph) {
 			t.Errorf("%s: the answer holds the exposition: %v", line, served)
+		}
+		if drawn := strings.HasPrefix(body, "digraph "); drawn != (answered && graph) {
+			t.Errorf("%s: the answer holds the graph: %v", line, drawn)
 		}
 	}
 

@@ -1,0 +1,268 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// graphPipeline has a tee, queues and a bin reached through a ghost pad;
+// graphElements and graphLinks are its real structure, as the graph must
+// show it (elements by path label, links element to element through the
+// bin's ghost pad).
+const graphPipeline = "audiotestsrc %s ! tee name=t t. ! queue ! fakesink t. ! queue ! bin.( name=b identity ! fakesink )"
+
+var graphElements = []string{"audiotestsrc0", "t", "queue0", "fakesink0", "queue1", "b/identity0", "b/fakesink1"}
+
+var graphLinks = [][4]string{
+	{"audiotestsrc0", "src", "t", "sink"},
+	{"t", "src_0", "queue0", "sink"},
+	{"queue0", "src", "fakesink0", "sink"},
+	{"t", "src_1", "queue1", "sink"},
+	{"queue1", "src", "b/identity0", "sink"},
+	{"b/identity0", "src", "b/fakesink1", "sink"},
+}
+
+var (
+	dotNode = regexp.MustCompile(`(?m)^\s*"([^"]+)" \[label=`)
+	dotEdge = regexp.MustCompile(`(?m)^\s*"([^"]+)" -> "([^"]+)" \[label="([^"]+) → ([^"]+)\\n([0-9.]+) buf/s"\];$`)
+)
+
+// checkGraph fails unless dot shows exactly the pipeline's elements, in
+// their clusters, and its links; it returns the links' buffers/s.
+func checkGraph(t *testing.T, dot string) map[[4]string]float64 {
+	t.Helper()
+	var nodes []string
+	for _, m := range dotNode.FindAllStringSubmatch(dot, -1) {
+		nodes = append(nodes, m[1])
+	}
+	want := map[string]bool{}
+	for _, e := range graphElements {
+		want["pipeline0/"+e] = true
+	}
+	if len(nodes) != len(want) {
+		t.Errorf("nodes %q, want the %d elements %q", nodes, len(want), graphElements)
+	}
+	for _, n := range nodes {
+		if !want[n] {
+			t.Errorf("node %q is no element of the pipeline", n)
+		}
+		delete(want, n)
+	}
+	for n := range want {
+		t.Errorf("element %s is not in the graph", n)
+	}
+	for _, c := range []string{`subgraph "cluster_pipeline0" {`, `subgraph "cluster_pipeline0/b" {`} {
+		if !strings.Contains(dot, c) {
+			t.Errorf("no %s", c)
+		}
+	}
+	// b's elements are inside b's cluster, the others outside it.
+	if i := strings.Index(dot, `subgraph "cluster_pipeline0/b"`); i >= 0 {
+		inner := dot[i : i+strings.Index(dot[i:], "\n    }")]
+		for _, e := range graphElements {
+			if in := strings.Contains(inner, `"pipeline0/`+e+`" [`); in != strings.HasPrefix(e, "b/") {
+				t.Errorf("%s in bin b's cluster: %v", e, in)
+			}
+		}
+	}
+	rates := map[[4]string]float64{}
+	for _, m := range dotEdge.FindAllStringSubmatch(dot, -1) {
+		l := [4]string{strings.TrimPrefix(m[1], "pipeline0/"), m[3], strings.TrimPrefix(m[2], "pipeline0/"), m[4]}
+		rates[l], _ = strconv.ParseFloat(m[5], 64)
+	}
+	if len(rates) != len(graphLinks) {
+		t.Errorf("%d links, want %d: %v", len(rates), len(graphLinks), rates)
+	}
+	for _, l := range graphLinks {
+		if _, ok := rates[l]; !ok {
+			t.Errorf("link %s:%s -> %s:%s is not in the graph", l[0], l[1], l[2], l[3])
+		}
+	}
+	if t.Failed() {
+		t.Logf("graph:\n%s", dot)
+	}
+	return rates
+}
+
+// renders fails unless Graphviz's dot renders the text to an SVG naming
+// every element.
+func renders(t *testing.T, dot string) {
+	t.Helper()
+	cmd := exec.Command("dot", "-Tsvg")
+	cmd.Stdin = strings.NewReader(dot)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	svg, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("dot -Tsvg: %v\n%s\n%s", err, stderr.String(), dot)
+	}
+	checkSVG(t, "dot -Tsvg", svg)
+}
+
+func checkSVG(t *testing.T, what string, svg []byte) {
+	t.Helper()
+	if !bytes.HasPrefix(bytes.TrimSpace(svg), []byte("<?xml")) || !bytes.Contains(svg, []byte("</svg>")) {
+		t.Errorf("%s: not an SVG:\n%s", what, tail(string(svg)))
+	}
+	for _, e := range graphElements {
+		name := e[strings.LastIndex(e, "/")+1:]
+		if !bytes.Contains(svg, []byte(">"+name+"<")) {
+			t.Errorf("%s: the SVG does not name %s", what, name)
+		}
+	}
+}
+
+// A live pipeline's graph over HTTP: every element and link, the bin as a
+// cluster, buffers/s near the source's 43/s (first since the tracer
+// started, then over the window since the previous request), rendered by
+// dot; and gstscope-report graph writes the SVG and the DOT.
+func TestGraphHTTP(t *testing.T) {
+	port := freePort(t)
+	cmd := exec.Command("gst-launch-1.0", strings.Fields(fmt.Sprintf(graphPipeline, "is-live=true num-buffers=400"))...)
+	cmd.Env = gstEnv(t, "prometheus-latency-tracer", fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, base+"/metrics")
+	time.Sleep(1500 * time.Millisecond) // a second of buffers
+
+	resp, err := http.Get(base + "/graph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/vnd.graphviz; charset=utf-8" {
+		t.Errorf("GET /graph: %d, Content-Type %q", resp.StatusCode, ct)
+	}
+	for _, m := range []string{"POST", "PUT", "DELETE"} {
+		req, _ := http.NewRequest(m, base+"/graph", nil)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 405 {
+			t.Errorf("%s /graph: %v %v, want 405", m, resp, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+
+	time.Sleep(1100 * time.Millisecond)
+	_, dot, err := get(base + "/graph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dot, "over the last 1.") {
+		t.Errorf("the second graph's rates are not over the time since the first:\n%s", dot)
+	}
+	for l, rate := range checkGraph(t, dot) {
+		if rate < 30 || rate > 60 {
+			t.Errorf("link %v: %.1f buf/s, want about 43", l, rate)
+		}
+	}
+	renders(t, dot)
+
+	report := filepath.Join(t.TempDir(), "gstscope-report")
+	if out, err := exec.Command("go", "build", "-o", report, "../../cmd/gstscope-report").CombinedOutput(); err != nil {
+		t.Fatalf("go build gstscope-report: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	svgPath, dotPath := filepath.Join(dir, "pipeline.svg"), filepath.Join(dir, "pipeline.dot")
+	for _, args := range [][]string{{"graph", base, "-o", svgPath}, {"graph", "-o", dotPath, base + "/graph"}} {
+		if out, err := exec.Command(report, args...).CombinedOutput(); err != nil {
+			t.Fatalf("gstscope-report %q: %v\n%s", args, err, out)
+		}
+	}
+	svg, err := os.ReadFile(svgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, "gstscope-report graph -o pipeline.svg", svg)
+	written, err := os.ReadFile(dotPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGraph(t, string(written))
+	out, err := exec.Command(report, "graph", base+"/").Output()
+	if err != nil || !strings.HasPrefix(string(out), "digraph ") {
+		t.Errorf("gstscope-report graph to stdout: %v\n%s", err, out)
+	}
+}
+
+// The request-graph examples get the same graph from the signal.
+func TestGraphSignalFromC(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "graph")
+	flags, err := exec.Command("pkg-config", "--cflags", "--libs", "gstreamer-1.0").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-o", bin, "../../examples/request-graph.c"}, strings.Fields(string(flags))...)
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	runGraphExample(t, exec.Command(bin, fmt.Sprintf(graphPipeline, "num-buffers=50")))
+}
+
+func TestGraphSignalFromPython(t *testing.T) {
+	runGraphExample(t, exec.Command("/usr/bin/python3", "../../examples/request-graph.py", fmt.Sprintf(graphPipeline, "num-buffers=50")))
+}
+
+func runGraphExample(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.Env = gstEnv(t, "prometheus-latency-tracer")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmd.Path, err)
+	}
+	dot := string(out)
+	if !strings.Contains(dot, "since the tracer started") {
+		t.Errorf("the first graph's rates are not since the tracer started:\n%s", dot)
+	}
+	checkGraph(t, dot)
+	renders(t, dot)
+}
+
+// With the pyroscope tracer, elements show their CPU share and the hottest
+// is the one with the most CPU: a burner of 3 ms per buffer at 100
+// buffers/s uses 30% of a core. The Pyroscope server is down (a warning),
+// which the CPU counters do not need.
+func TestGraphCPU(t *testing.T) {
+	port := freePort(t)
+	cmd := exec.Command("gst-launch-1.0", strings.Fields("audiotestsrc is-live=true samplesperbuffer=441 num-buffers=600 ! queue ! scopeburn name=b cpu-us=3000 ! fakesink")...)
+	cmd.Env = gstEnv(t, "prometheus-latency-tracer;pyroscope",
+		fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port),
+		fmt.Sprintf("GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:%d", freePort(t)))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, base+"/graph")
+	time.Sleep(1500 * time.Millisecond)
+	_, dot, err := get(base + "/graph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dot, "hottest (CPU)") {
+		t.Fatalf("the graph does not know of the CPU figures:\n%s", dot)
+	}
+	m := regexp.MustCompile(`(?m)^\s*"pipeline0/b" \[label="[^"]*\\nCPU ([0-9.]+)%"(.*)\];$`).FindStringSubmatch(dot)
+	if m == nil {
+		t.Fatalf("no CPU share on the burner:\n%s", dot)
+	}
+	share, _ := strconv.ParseFloat(m[1], 64)
+	t.Logf("the burner: %.1f%% of a core", share)
+	if !strings.Contains(m[2], `fillcolor="orange"`) {
+		t.Errorf("the burner is not the hottest:\n%s", dot)
+	}
+	if memoryChecker() == "" && (share < 20 || share > 40) {
+		t.Errorf("the burner uses %.1f%% of a core, want about 30%%", share)
+	}
+}
