@@ -77,20 +77,38 @@ since (guint64 ts, guint64 start)
 }
 
 /* The slot of pad, through the thread's cache: a hit needs the slot in
- * the state it was cached in (not dead, not reused) and its element alive. */
-static inline ScopePad *
+ * the state it was cached in (not dead, not reused) and its element alive.
+ * A hit leaves the set as it is (two pads of one set used in turn would
+ * otherwise swap on every buffer); a miss refreshes a stale entry of the
+ * same pad in place, or makes room at the front of the set. */
+INLINE ScopePad *
 pad_get (ScopeThread * t, GstPad * pad)
 {
-  guintptr a = (guintptr) pad;
-  guint h = ((a >> 4) ^ (a >> 10)) & (SCOPE_PAD_CACHE - 1);
-  ScopePad *p = t->pc[h].slot;
+  guint64 a = (guintptr) pad;
+  __typeof__ (t->pc[0]) *s =
+      &t->pc[(a * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15)) >>
+      (64 - SCOPE_PAD_SET_BITS)];
+  ScopePad *p;
+  guint w;
 
-  if (G_LIKELY (t->pc[h].pad == pad && scope_state (p) == t->pc[h].state
-          && (p->transparent || !scope_dead (p->elem))))
-    return p;
-  p = scope_pad_lookup (pad, &t->pc[h].state);
-  t->pc[h].pad = pad;
-  t->pc[h].slot = p;
+  for (w = 0; w < SCOPE_PAD_WAYS; w++) {
+    if (G_LIKELY (s->pad[w] == pad)) {
+      p = s->slot[w];
+      if (G_LIKELY (scope_state (p) == s->state[w]
+              && (p->transparent || !scope_dead (p->elem))))
+        return p;
+      goto refresh;
+    }
+  }
+  for (w = SCOPE_PAD_WAYS - 1; w > 0; w--) {
+    s->pad[w] = s->pad[w - 1];
+    s->slot[w] = s->slot[w - 1];
+    s->state[w] = s->state[w - 1];
+  }
+refresh:
+  p = scope_pad_lookup (pad, &s->state[w]);
+  s->pad[w] = pad;
+  s->slot[w] = p;
   return p;
 }
 
