@@ -5,7 +5,9 @@
 # CPU profile, read back from a local Pyroscope server that this script
 # starts (built once into ~/.cache by scripts/pyroscope.sh, a few minutes
 # the first time) and stops again. Its data stays in build/pyroscope-demo;
-# the flame graph of the run is drawn into build/demo-flame.svg.
+# the flame graph of the run is drawn into build/demo-flame.svg, and the
+# pipeline graph with the tracer's numbers (the request-graph signal at the
+# end of the run) into build/demo-graph.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,9 +47,24 @@ export GST_PYROSCOPE_SERVER_URL="http://127.0.0.1:$port" GST_PYROSCOPE_TRACER_NA
 export GST_PYROSCOPE_TAGS="source=make-demo"
 export GST_DEBUG="${GST_DEBUG:-gstscope:2}"
 export GST_REGISTRY="$PWD/build/registry.bin"
+go build -o build/gstscope-report ./cmd/gstscope-report
+# The metrics server too, for the pipeline graph, fetched while the pipeline
+# runs: after a first request, the second one's figures cover the 1.5 s
+# between them.
+mport=9092
+while busy "$mport"; do mport=$((mport + 1)); done
+export GST_PROMETHEUS_TRACER_PORT=$mport
+rm -f build/demo-graph.svg
+(
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$mport/graph" >/dev/null 2>&1 && break; sleep 0.05; done
+  sleep 1.5
+  build/gstscope-report graph "http://127.0.0.1:$mport" -o build/demo-graph.svg 2>/dev/null
+) &
+grapher=$!
 /usr/bin/python3 examples/request-metrics.py "$pipeline" > build/demo-metrics.prom
+wait $grapher || true
 echo "== Latency, per element (prometheus-latency-tracer, request-metrics signal):"
-go run ./cmd/gstscope-report < build/demo-metrics.prom
+build/gstscope-report < build/demo-metrics.prom
 echo
 echo "Full exposition: build/demo-metrics.prom ($(grep -vc '^#' build/demo-metrics.prom) samples)."
 echo "Serve it live with GST_PROMETHEUS_TRACER_PORT=9092 and curl http://localhost:9092/metrics."
@@ -56,20 +73,24 @@ echo "== CPU, per element (pyroscope tracer, read back from Pyroscope):"
 # Ingestion is asynchronous: wait until the profile stops growing.
 last=""
 for _ in $(seq 30); do
-  now=$(go run ./cmd/gstscope-report -pyroscope "http://127.0.0.1:$port" -service "$service" 2>/dev/null | sed -n 2p || true)
+  now=$(build/gstscope-report -pyroscope "http://127.0.0.1:$port" -service "$service" 2>/dev/null | sed -n 2p || true)
   [ -n "$now" ] && [ "$now" = "$last" ] && break
   last=$now
   sleep 1
 done
-go run ./cmd/gstscope-report -pyroscope "http://127.0.0.1:$port" -service "$service"
+build/gstscope-report -pyroscope "http://127.0.0.1:$port" -service "$service"
 echo
 echo "== Pictures:"
-go run ./cmd/gstscope-report flame -pyroscope "http://127.0.0.1:$port" -service "$service" -o build/demo-flame.svg
+build/gstscope-report flame -pyroscope "http://127.0.0.1:$port" -service "$service" -o build/demo-flame.svg
 echo "Flame graph (CPU per element, open in a browser): $PWD/build/demo-flame.svg"
-# The pipeline graph SVG goes here (build/demo-graph.svg).
+if [ -s build/demo-graph.svg ]; then
+  echo "Pipeline graph (latency, processing, buffers/s, CPU per element): $PWD/build/demo-graph.svg"
+else
+  echo "Pipeline graph: not drawn (the run ended before /graph answered twice)"
+fi
 echo
 echo "The data stays in $data: scripts/pyroscope-server.sh $port $data serves it again."
 echo "That server is built from source without the web UI: view flame graphs in Grafana"
 echo "(Pyroscope data source, URL http://localhost:$port, service $service; dashboards/gstscope.json),"
-echo "draw one with go run ./cmd/gstscope-report flame -pyroscope http://localhost:$port -service $service,"
-echo "or print the tree with go run ./cmd/gstscope-report -pyroscope http://localhost:$port -service $service."
+echo "draw one with build/gstscope-report flame -pyroscope http://localhost:$port -service $service,"
+echo "or print the tree with build/gstscope-report -pyroscope http://localhost:$port -service $service."

@@ -185,6 +185,18 @@ func TestGraphHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSVG(t, "gstscope-report graph -o pipeline.svg", svg)
+	// As a person sees it: Chromium draws it, with every element's name.
+	chromiumScreenshot(t, svgPath, 8)
+	dom := chromiumDOM(t, svgPath)
+	if strings.Contains(dom, "error on line") || !strings.Contains(dom, "<svg") {
+		t.Fatalf("Chromium did not render the graph:\n%s", tail(dom))
+	}
+	drawn := "\n" + strings.Join(renderedTexts(dom), "\n") + "\n"
+	for _, e := range graphElements {
+		if name := e[strings.LastIndex(e, "/")+1:]; !strings.Contains(drawn, "\n"+name+"\n") {
+			t.Errorf("Chromium does not draw %s; the texts drawn:%s", name, drawn)
+		}
+	}
 	written, err := os.ReadFile(dotPath)
 	if err != nil {
 		t.Fatal(err)
