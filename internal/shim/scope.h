@@ -240,8 +240,8 @@ struct _ScopeThread {
    * and a list walk). The pad pointer is only compared. A hit needs the
    * slot's state unchanged since it was cached: a slot whose pad was
    * finalized is dead, a reused one has another generation, so a new pad at
-   * the same address is never taken for the old one. Within a set, ways are
-   * kept most recently used first. */
+   * the same address is never taken for the old one. A miss makes room at
+   * the front of its set; a hit leaves the set as it is. */
   struct {
     gconstpointer pad[SCOPE_PAD_WAYS];
     ScopePad *slot[SCOPE_PAD_WAYS];
