@@ -11,8 +11,10 @@
 #                            cover the 2 s since the first), drawn by dot;
 # and after it, once Pyroscope has ingested the profiles:
 #   docs/pictures/flame.png  `gstscope-report flame`, screenshotted.
-# A PNG over 50 KB is shrunk with pngquant (each is a few tens of KB). Needs the packages of
-# scripts/deps.sh (chromium, tmux, graphviz, pngquant) and Python 3.
+# A PNG over 50 KB is shrunk with pngquant (each is a few tens of KB).
+# Needs the packages of scripts/deps.sh (chromium, tmux, graphviz, pngquant,
+# python3). Not part of make test. The intermediate files stay in
+# build/pictures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -204,6 +206,8 @@ shot "$work/flame.svg" $width "${height%.*}" "$work/flame.png"
 # text: no visible loss).
 for p in top graph flame; do
   [ -s "$work/$p.png" ] || die "$work/$p.png was not made"
+  # An empty page or graph compresses to a few hundred bytes.
+  [ "$(stat -c %s "$work/$p.png")" -gt 4096 ] || die "$work/$p.png looks blank (under 4 KB)"
   if [ "$(stat -c %s "$work/$p.png")" -le 51200 ] ||
     ! pngquant --force --skip-if-larger --quality=60-95 --output "$out/$p.png" "$work/$p.png"; then
     cp "$work/$p.png" "$out/$p.png"
