@@ -1,6 +1,7 @@
 # gstscope: a GStreamer tracer plugin in Go.
 #   make build    build/libgstscope.so
 #   make demo     run a demo pipeline with the tracer and print what it saw
+#   make pictures the README's pictures (docs/pictures/*.png) from a real run
 #   make test     every test (installs missing Debian packages first)
 #   make memcheck pipelines and test apps under valgrind (part of make test)
 #   make asan     the integration tests with AddressSanitizer (part of make test)
@@ -19,7 +20,7 @@ PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
 # users of the README's setup would load it too.
 TESTPLUGIN := build-test/libgstscopetest.so
 
-.PHONY: all build deps demo test unit integration memcheck asan install clean testplugin pyroscope bench fuzz instructions
+.PHONY: all build deps demo test unit integration memcheck asan install clean testplugin pyroscope bench fuzz instructions pictures
 
 all: build
 
@@ -46,6 +47,11 @@ pyroscope: deps
 
 demo: build
 	@scripts/demo.sh
+
+# The README's pictures of the three views of gstscope-report, from a run of
+# a live encode/decode pipeline with both tracers (~20 s; not in make test).
+pictures: build pyroscope
+	@scripts/pictures.sh
 
 unit: deps
 	$(GO) vet ./...

@@ -11,7 +11,7 @@ packages=(
   gir1.2-gst-plugins-base-1.0
   python3 python3-gi gir1.2-gstreamer-1.0
   prometheus valgrind
-  graphviz tmux chromium
+  graphviz tmux chromium pngquant
 )
 
 missing=()
