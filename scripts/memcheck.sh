@@ -69,6 +69,11 @@ ours() {
     END { flush() }' "$1"
 }
 
+# crashed LOG: the signal that ended the process and its stack, if any.
+crashed() {
+  awk '/Process terminating with default action/ { f = 1 } f && n++ < 40' "$1"
+}
+
 # check NAME LOG: prints the summary, fails on errors in gstscope's C.
 check() {
   local blocks summary
@@ -90,7 +95,7 @@ for i in "${!pipelines[@]}"; do
   case $status in
     0) ;;
     124|137) echo "memcheck: pipeline $i hung: killed after ${limit} s: ${pipelines[$i]}"; fail=1 ;;
-    *) echo "memcheck: pipeline $i failed"; fail=1 ;;
+    *) echo "memcheck: pipeline $i failed"; crashed "$log"; fail=1 ;;
   esac
   check "pipeline $i ($(sed "s/([^)]*)//g" <<<"${tracers[$i]}"))" "$log"
 done
@@ -102,7 +107,7 @@ for args in "churn 3" "sequence 20"; do
   log="$out/vg-${args%% *}.log"
   GST_TRACERS="$latency;pyroscope" PYTHONMALLOC=malloc valgrind --leak-check=full --num-callers=30 \
     --log-file="$log" /usr/bin/python3 test/apps/dynamic.py $args >/dev/null 2>"$out/app.err" ||
-    { echo "memcheck: dynamic.py $args failed:"; tail -5 "$out/app.err"; fail=1; }
+    { echo "memcheck: dynamic.py $args failed:"; grep -v "^$" "$out/app.err" | head -20; crashed "$log"; fail=1; }
   check "dynamic.py $args (latency;pyroscope)" "$log"
 done
 exit $fail
