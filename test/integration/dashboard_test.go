@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -162,33 +161,7 @@ func TestDashboardQueries(t *testing.T) {
 		"GST_PYROSCOPE_TRACER_NAME="+service, "GST_PYROSCOPE_UPLOAD_INTERVAL=1s"), dashPipeline)
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files: [%q]
-scrape_configs:
-  - job_name: gstscope
-    static_configs:
-      - targets: ["127.0.0.1:%d"]
-`, rules, port)), 0o644)
-	promPort := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	prom := exec.CommandContext(ctx, "prometheus", "--config.file="+cfg,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
-	var promLog bytes.Buffer
-	prom.Stdout, prom.Stderr = &promLog, &promLog
-	if err := prom.Start(); err != nil {
-		t.Fatalf("starting prometheus: %v", err)
-	}
-	defer func() {
-		cancel()
-		prom.Wait()
-	}()
-	promBase := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	waitHTTP(t, promBase+"/-/ready")
+	promBase, promLog := startPrometheus(t, port, fmt.Sprintf("  evaluation_interval: 1s\nrule_files: [%q]\n", rules))
 
 	// The rules as Prometheus loaded them: all five of the file, healthy.
 	type rule struct {

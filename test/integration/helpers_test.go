@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -238,4 +239,38 @@ func labels(kv ...string) map[string]string {
 		m[kv[i]] = kv[i+1]
 	}
 	return m
+}
+
+// startPrometheus runs a real Prometheus (Debian's) that scrapes the
+// tracer's port every second, with config appended to its global section
+// (an evaluation interval and rule files, say), until the test ends. It
+// returns Prometheus's base URL once it is ready, and its log.
+func startPrometheus(t *testing.T, port int, global string) (string, *bytes.Buffer) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
+  scrape_interval: 1s
+%sscrape_configs:
+  - job_name: gstscope
+    static_configs:
+      - targets: ["127.0.0.1:%d"]
+`, global, port)), 0o644)
+	promPort := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	prom := exec.CommandContext(ctx, "prometheus", "--config.file="+cfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
+	promLog := &bytes.Buffer{}
+	prom.Stdout, prom.Stderr = promLog, promLog
+	if err := prom.Start(); err != nil {
+		t.Fatalf("starting prometheus: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		prom.Wait()
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", promPort)
+	waitHTTP(t, base+"/-/ready")
+	return base, promLog
 }

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,32 +113,10 @@ func TestPrometheusScrapes(t *testing.T) {
 	livePipeline(t, gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)), 30)
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: gstscope
-    static_configs:
-      - targets: ["127.0.0.1:%d"]
-`, port)), 0o644)
-	promPort := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	prom := exec.CommandContext(ctx, "prometheus", "--config.file="+cfg,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
-	var promLog bytes.Buffer
-	prom.Stdout, prom.Stderr = &promLog, &promLog
-	if err := prom.Start(); err != nil {
-		t.Fatalf("starting prometheus: %v", err)
-	}
-	defer func() {
-		cancel()
-		prom.Wait()
-	}()
+	promBase, promLog := startPrometheus(t, port, "")
 
 	q := url.Values{"query": {`gstreamer_pad_buffers_total{element="identity0",pad="src"}`}}
-	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?%s", promPort, q.Encode())
+	api := promBase + "/api/v1/query?" + q.Encode()
 	deadline := time.Now().Add(40 * time.Second)
 	for time.Now().Before(deadline) {
 		code, body, err := get(api)
