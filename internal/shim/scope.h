@@ -142,8 +142,12 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   ScopePad *peer;
   ScopePad *other;
   /* The last SEGMENT event pushed on this (src) pad, written by the thread
-   * that pushes it under a sequence lock: odd while being written. */
+   * that pushes it under a sequence lock: odd while being written. For
+   * the common segment (TIME, rate 1) the running time of a position in
+   * [seg_lo, seg_hi] is position + seg_delta (see runningtime.h). */
   guint seg_seq;
+  gboolean seg_fast;
+  guint64 seg_lo, seg_hi, seg_delta;
   GstSegment seg;
 };
 
@@ -219,6 +223,9 @@ struct _ScopeThread {
    * running time on the pushing pad. */
   guint64 pend_ts, pend_rt, pend_rt_end;
   ScopeElement *pend_src;
+  /* ... and its size, which the peer's chain-pre need not ask again. */
+  gconstpointer pend_buf;
+  gsize pend_size;
   /* The element running this task, for its processing (see hooks.c):
    * when its last push returned (0: not yet), the time spent since in
    * pulls, and its CPU clock then (0: not read). */
