@@ -167,7 +167,8 @@ func runDynamic(t *testing.T, env []string, args ...string) *dynamicRun {
 // 100 ms for 10 s a branch "queue ! identity ! fakesink" is added, and the
 // oldest removed with the blocking-probe dance. Before its removal each
 // branch counts exactly what its sink's probe saw; after it, none of its
-// series is left; at the end the elements that stayed count exactly what
+// series is left, and no series without a pipeline or element label (the
+// app keeps removed elements alive); at the end the elements that stayed count exactly what
 // the probes saw; memory stays flat.
 func TestDynamicBranches(t *testing.T) {
 	for _, both := range []bool{false, true} {
@@ -209,6 +210,9 @@ func TestDynamicBranches(t *testing.T) {
 					for _, l := range m.Label {
 						if gone[l.GetValue()] {
 							t.Errorf("%s%v at the end, of a removed element", name, m.Label)
+						}
+						if (l.GetName() == "pipeline" || l.GetName() == "element") && l.GetValue() == "" {
+							t.Errorf("%s%v at the end: an element in no pipeline (the app keeps removed ones alive)", name, m.Label)
 						}
 					}
 				}
