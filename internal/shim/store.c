@@ -24,9 +24,12 @@
  * however the application nests and renames its bins before starting them.
  *
  * Dead slots leave the live lists at the next sweep (each snapshot, and slot
- * creation at most every SWEEP_EVERY_NS), wait SCOPE_QUARANTINE_NS in a free
- * list, and are then reused with a new generation: an application that
- * creates and removes elements forever keeps a store of constant size.
+ * creation at most every SWEEP_EVERY_NS) and are reused with a new
+ * generation: at once if their object was finalized (no hook can be running
+ * on it: GStreamer holds a reference to the pad or element a hook is called
+ * for), else after SCOPE_QUARANTINE_NS in a free list. An application that
+ * creates and releases pipelines forever, however fast, keeps a store of
+ * the size of what is alive, not of what died in the last seconds.
  */
 #include "scope.h"
 
@@ -42,11 +45,34 @@ GQuark scope_slot_quark;
 static ScopeElement *elements;
 static ScopePad *pads;
 static guint64 last_id, last_sweep;
-/* Dead slots, oldest first, waiting out their quarantine. Both slot types
- * have next and dead_since, hence macros for both. */
+/* Dead slots, oldest first, waiting out their quarantine, and slots of
+ * finalized objects, ready. Both slot types have next and dead_since, hence
+ * macros for both. */
 #define SLOT_FIFO(type) struct { type *head, *tail; }
 static SLOT_FIFO (ScopeElement) free_elements;
 static SLOT_FIFO (ScopePad) free_pads;
+static ScopeElement *ready_elements;
+static ScopePad *ready_pads;
+
+/* A dead slot leaving the live list: ready if its object is gone. */
+#define slot_free(slot, fifo, ready, now) G_STMT_START {        \
+    if (scope_state (slot) & SCOPE_GONE) {                      \
+      (slot)->next = (ready);                                   \
+      (ready) = (slot);                                         \
+    } else {                                                    \
+      fifo_push (fifo, slot, now);                              \
+    }                                                           \
+  } G_STMT_END
+
+/* A slot to reuse: a ready one, else the oldest quarantined one if its
+ * quarantine is over, else NULL. */
+#define slot_take(fifo, ready) ({                               \
+    __typeof__ (ready) r_ = (ready);                            \
+    if (r_)                                                     \
+      (ready) = r_->next;                                       \
+    else                                                        \
+      r_ = fifo_take (fifo);                                    \
+    r_; })
 
 #define fifo_push(q, slot, now) G_STMT_START {  \
     (slot)->next = NULL;                        \
@@ -91,23 +117,29 @@ typedef struct {
  * live, so that tag_free's compare-and-swap leaves it as it is. */
 static guint64 tombstone = SCOPE_DEAD;
 
-/* The qdata's destroy notify (the object was finalized, or its slot
- * replaced or forgotten): the slot dies, unless it already died and was
- * reused for another object, which the compare-and-swap sees. */
+/* The qdata's destroy notify: the object was finalized (or its tag
+ * replaced by a fresh slot's, after its own slot died). The slot dies and
+ * is gone, unless it was meanwhile reused for another object (another
+ * generation), which the compare-and-swap sees. */
 static void
 tag_free (gpointer data)
 {
   ScopeTag *tag = data;
-  guint64 live = tag->live;
-  __atomic_compare_exchange_n (tag->state, &live, live | SCOPE_DEAD, FALSE,
-      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+  guint64 cur = tag->live, mask = ~(SCOPE_DEAD | SCOPE_GONE);
+  while ((cur & mask) == (tag->live & mask)
+      && !__atomic_compare_exchange_n (tag->state, &cur,
+          cur | SCOPE_DEAD | SCOPE_GONE, FALSE, __ATOMIC_ACQ_REL,
+          __ATOMIC_RELAXED));
   g_free (tag);
 }
 
+/* Under scope_lock. A tag replaced (its slot died, the object lives on)
+ * is freed without tag_free, which would take the object for finalized. */
 static void
 tag_set (GObject * object, guint64 * state)
 {
   ScopeTag *tag = g_new (ScopeTag, 1);
+  g_free (g_object_steal_qdata (object, scope_slot_quark));
   tag->state = state;
   tag->live = *state;
   tag->removed = FALSE;
@@ -133,7 +165,7 @@ mark_removed_locked (GObject * object)
   if (!tag) {
     tag_set (object, &tombstone);
     tag = g_object_get_qdata (object, scope_slot_quark);
-    tag->live = 0;              /* matches no state */
+    tag->live = ~(SCOPE_DEAD | SCOPE_GONE);     /* no slot's generation */
   }
   tag->removed = TRUE;
 }
@@ -169,11 +201,11 @@ pad_live (ScopePad * p)
   return p->transparent || !scope_dead (p->elem);
 }
 
-/* A slot leaves dead: generation + 1, still dead until filled. */
+/* A slot leaves dead: generation + 1, not gone, still dead until filled. */
 static guint64
 next_generation (guint64 state)
 {
-  return ((state | SCOPE_DEAD) + 2);
+  return (((state >> 2) + 1) << 2) | SCOPE_DEAD;
 }
 
 static void
@@ -227,7 +259,7 @@ sweep_locked (guint64 now)
       continue;
     }
     *ep = e->next;
-    fifo_push (free_elements, e, now);
+    slot_free (e, free_elements, ready_elements, now);
   }
   while (*pp) {
     ScopePad *peer;
@@ -245,7 +277,7 @@ sweep_locked (guint64 now)
     __atomic_fetch_or (&p->state, SCOPE_DEAD, __ATOMIC_ACQ_REL);
     input_remove (p->elem, p);
     *pp = p->next;
-    fifo_push (free_pads, p, now);
+    slot_free (p, free_pads, ready_pads, now);
   }
 }
 
@@ -275,7 +307,7 @@ forget_source_locked (ScopeElement * src)
 static ScopeElement *
 element_alloc_locked (void)
 {
-  ScopeElement *e = fifo_take (free_elements);
+  ScopeElement *e = slot_take (free_elements, ready_elements);
 
   if (!e) {
     e = scope_alloc (ScopeElement);
@@ -312,7 +344,7 @@ static ScopePad scope_gone = {.state = SCOPE_DEAD,.transparent = TRUE,
 static ScopePad *
 pad_alloc_locked (void)
 {
-  ScopePad *p = fifo_take (free_pads);
+  ScopePad *p = slot_take (free_pads, ready_pads);
 
   if (!p) {
     p = scope_alloc (ScopePad);

@@ -235,7 +235,7 @@ def sequence(count, sync=True):
     for i in range(count):
         name = "seq%d" % i
         p = Gst.parse_launch(
-            "audiotestsrc name=src num-buffers=10 samplesperbuffer=441 ! "
+            "audiotestsrc name=src num-buffers=10 samplesperbuffer=110 ! "
             "audioconvert ! queue ! identity ! fakesink name=sink sync=%s"
             % ("true" if sync else "false"))
         p.set_name(name)
