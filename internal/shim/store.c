@@ -64,6 +64,23 @@ static ScopePad *ready_pads;
     }                                                           \
   } G_STMT_END
 
+/* Quarantined slots whose object has been finalized since they died (a
+ * streaming thread held the last reference a little longer) are ready. */
+#define fifo_reap(q, ready) G_STMT_START {                      \
+    __typeof__ ((q).head) *pp_ = &(q).head, s_, last_ = NULL;   \
+    while ((s_ = *pp_)) {                                       \
+      if (scope_state (s_) & SCOPE_GONE) {                      \
+        *pp_ = s_->next;                                        \
+        s_->next = (ready);                                     \
+        (ready) = s_;                                           \
+      } else {                                                  \
+        last_ = s_;                                             \
+        pp_ = &s_->next;                                        \
+      }                                                         \
+    }                                                           \
+    (q).tail = last_;                                           \
+  } G_STMT_END
+
 /* A slot to reuse: a ready one, else the oldest quarantined one if its
  * quarantine is over, else NULL. */
 #define slot_take(fifo, ready) ({                               \
@@ -279,6 +296,8 @@ sweep_locked (guint64 now)
     *pp = p->next;
     slot_free (p, free_pads, ready_pads, now);
   }
+  fifo_reap (free_elements, ready_elements);
+  fifo_reap (free_pads, ready_pads);
 }
 
 static void
