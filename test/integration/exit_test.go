@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -43,23 +42,13 @@ var (
 // long after the start.
 func gstLaunch(t *testing.T, env []string, interrupt time.Duration, args ...string) launched {
 	t.Helper()
-	cmd := exec.Command("gst-launch-1.0", args...)
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
+	p := startPipeline(t, env, strings.Join(args, " "))
 	if interrupt > 0 {
-		time.AfterFunc(interrupt, func() { cmd.Process.Signal(syscall.SIGINT) })
+		time.AfterFunc(interrupt, func() { p.cmd.Process.Signal(syscall.SIGINT) })
 	}
-	err := runWithTimeout(cmd, 30*time.Second)
-	l := launched{wall: time.Since(start), out: out.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit) && exit.Exited():
-		l.code = exit.ExitCode()
-	case err != nil: // killed by a signal (a crash) or timed out
-		t.Fatalf("gst-launch-1.0 %v: %v\n%s", args, err, tail(l.out))
-	}
+	code := p.wait(30 * time.Second) // fails on a crash or a hang
+	l := launched{code: code, wall: time.Since(start), out: p.String()}
 	if m := executionEnded.FindStringSubmatch(l.out); m != nil {
 		d, _ := time.ParseDuration(fmt.Sprintf("%sh%sm%s.%ss", m[1], m[2], m[3], m[4]))
 		l.ran = d

@@ -15,12 +15,15 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 )
 
 // The built libgstscope.so and the test plugin (noop tracer, scopeburn
 // element); `make test` passes them in.
 var pluginDir, testPluginDir string
+
+// reportBin is gstscope-report, built once for the whole test binary by
+// TestMain.
+var reportBin string
 
 func TestMain(m *testing.M) {
 	for _, v := range []struct {
@@ -38,9 +41,21 @@ func TestMain(m *testing.M) {
 		}
 		*v.dir = filepath.Dir(p)
 	}
+	binDir, err := os.MkdirTemp("", "gstscope-report-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	reportBin = filepath.Join(binDir, "gstscope-report")
+	if out, err := exec.Command("go", "build", "-o", reportBin, "../../cmd/gstscope-report").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build gstscope-report: %v\n%s", err, out)
+		os.RemoveAll(binDir)
+		os.Exit(2)
+	}
 	code := m.Run()
 	stopPyroscope()
 	removeMedia()
+	os.RemoveAll(binDir)
 	os.Exit(code)
 }
 
@@ -128,64 +143,6 @@ func tail(s string) string {
 		return "..." + s[len(s)-4000:]
 	}
 	return s
-}
-
-func parseExposition(t *testing.T, text string) map[string]*dto.MetricFamily {
-	t.Helper()
-	var p expfmt.TextParser
-	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
-	if err != nil {
-		t.Fatalf("exposition does not parse: %v\n%s", err, text)
-	}
-	return fams
-}
-
-// find returns the metric of family name whose labels include all of want.
-func find(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
-	f := fams[name]
-	if f == nil {
-		return nil
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		return m
-	}
-	return nil
-}
-
-func mustFind(t *testing.T, r *result, name string, want map[string]string) *dto.Metric {
-	t.Helper()
-	m := find(r.Fams, name, want)
-	if m == nil {
-		t.Fatalf("no %s%v in metrics:\n%s", name, want, r.Metrics)
-	}
-	return m
-}
-
-func counter(t *testing.T, r *result, name string, want map[string]string) float64 {
-	return mustFind(t, r, name, want).GetCounter().GetValue()
-}
-
-func gaugeValue(t *testing.T, r *result, name string, want map[string]string) float64 {
-	return mustFind(t, r, name, want).GetGauge().GetValue()
-}
-
-// histMean is a histogram's count and mean in seconds.
-func histMean(t *testing.T, r *result, name string, want map[string]string) (uint64, float64) {
-	h := mustFind(t, r, name, want).GetHistogram()
-	if h.GetSampleCount() == 0 {
-		return 0, math.NaN()
-	}
-	return h.GetSampleCount(), h.GetSampleSum() / float64(h.GetSampleCount())
 }
 
 // residence is the ground truth: the mean time, in seconds, between a buffer

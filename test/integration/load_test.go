@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -17,8 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
 )
 
 // host is test/apps/loadhost.py: one pipeline, played to EOS on demand.
@@ -241,8 +238,7 @@ func checkExposition(body []byte) verdict {
 		return v.(verdict)
 	}
 	v := verdict{buffers: -1}
-	var p expfmt.TextParser
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	fams, err := parseFamilies(string(body))
 	if err != nil {
 		v.problem = "exposition does not parse: " + err.Error()
 	} else if m := find(fams, loadFamily, loadSeries); m != nil {

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -113,12 +112,8 @@ func TestProfileFlushedAtEnd(t *testing.T) {
 		run  func(t *testing.T, env []string) (cpu, run float64, wall time.Duration)
 	}{
 		{"gst-launch, dispose", nil, func(t *testing.T, env []string) (float64, float64, time.Duration) {
-			cmd := exec.Command("gst-launch-1.0", strings.Fields(pipeline)...)
-			cmd.Env = env
 			start := time.Now()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("gst-launch: %v\n%s", err, out)
-			}
+			runPipeline(t, env, pipeline)
 			return 0.5, 0.5, time.Since(start)
 		}},
 		{"no gst_deinit, exit", nil, func(t *testing.T, env []string) (float64, float64, time.Duration) {
