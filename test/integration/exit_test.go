@@ -72,7 +72,7 @@ func profileCarries(t *testing.T, base, service, pipeline string, burnt float64)
 	if pipeline != "" {
 		sel += `,pipeline="` + pipeline + `"`
 	}
-	f := waitFlame(t, base, sel+"}")
+	f := waitFlameFor(t, base, sel+"}", func(f flame) bool { return float64(f.Self["b"])/1e9 >= atLeast(burnt, 0.10, 0.03) })
 	near(t, "burner b in the final profile", float64(f.Self["b"])/1e9, burnt, 0.10, 0.03)
 }
 

@@ -22,7 +22,7 @@ func TestFlameSVGRendered(t *testing.T) {
 		"GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+name)
 	const pipeline = "fakesrc num-buffers=200 ! scopeburn name=burnA cpu-us=3000 ! identity name=passB ! scopeburn name=burnC cpu-us=1500 ! fakesink name=sinkD"
 	runPipeline(t, env, pipeline)
-	f := waitFlame(t, base, `{service_name="`+name+`"}`)
+	f := waitFlameFor(t, base, `{service_name="`+name+`"}`, func(f flame) bool { return f.Self["burnA"] > 0 && f.Self["burnC"] > 0 })
 	if f.Self["burnA"] == 0 || f.Self["burnC"] == 0 {
 		t.Fatalf("the profile lacks the burners: %v", f.Self)
 	}

@@ -115,21 +115,22 @@ func TestPrometheusScrapes(t *testing.T) {
 					} `json:"result"`
 				} `json:"data"`
 			}
+			// The series appears with the pad, before its first buffer
+			// maybe: wait for a scrape that counted buffers.
 			if json.Unmarshal([]byte(body), &res) == nil && len(res.Data.Result) == 1 {
 				m := res.Data.Result[0]
-				if m.Metric["pipeline"] != "pipeline0" || m.Metric["job"] != "gstscope" {
-					t.Errorf("unexpected labels %v", m.Metric)
+				if v, _ := m.Value[1].(string); v != "" && v != "0" {
+					if m.Metric["pipeline"] != "pipeline0" || m.Metric["job"] != "gstscope" {
+						t.Errorf("unexpected labels %v", m.Metric)
+					}
+					t.Logf("Prometheus has %v = %v", m.Metric, m.Value[1])
+					return
 				}
-				if v, _ := m.Value[1].(string); v == "" || v == "0" {
-					t.Errorf("value %v, want buffers counted", m.Value)
-				}
-				t.Logf("Prometheus has %v = %v", m.Metric, m.Value[1])
-				return
 			}
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("Prometheus never returned the series\n%s", tail(promLog.String()))
+	t.Fatalf("Prometheus never returned the series with buffers counted\n%s", tail(promLog.String()))
 }
 
 // The README's C example finds the tracer and gets the text from the signal.

@@ -43,7 +43,11 @@ func TestProfileElementShares(t *testing.T) {
 		t.Fatalf("scopeburn itself is off: b1 burnt %.0f ns, b3 %.0f ns", b1, b3)
 	}
 
-	f := waitFlame(t, base, `{service_name="`+name+`"}`)
+	// The whole process's CPU ingested (asserted below), not only a stable
+	// profile.
+	f := waitFlameFor(t, base, `{service_name="`+name+`"}`, func(f flame) bool {
+		return float64(f.Total)/1e9 >= atLeast(float64(r.CPUAll)/1e9, 0.10, 0)
+	})
 	t.Logf("profile: total %.3fs, roots %v", float64(f.Total)/1e9, f.Roots)
 	elements := float64(f.Roots["burners"] + f.Roots["second"])
 	for _, c := range []struct {
@@ -91,8 +95,8 @@ func TestProfileBurstyThread(t *testing.T) {
 	// 2 ms of CPU every 10 ms frame, 3 s.
 	r := measure(t, env, "videotestsrc is-live=true num-buffers=300 ! video/x-raw,width=64,height=48,framerate=100/1 ! queue ! scopeburn name=b cpu-us=2000 ! fakesink sync=false",
 		"--prop", "b:burnt-ns")
-	f := waitFlame(t, base, `{service_name="`+name+`"}`)
 	burnt := r.Props["b:burnt-ns"] / 1e9
+	f := waitFlameFor(t, base, `{service_name="`+name+`"}`, func(f flame) bool { return float64(f.Self["b"])/1e9 >= atLeast(burnt, 0.15, 0) })
 	near(t, "burner's CPU in the profile", float64(f.Self["b"])/1e9, burnt, 0.15, 0)
 	if q := float64(f.Self["queue0"]) / 1e9; q > 0.1*burnt {
 		t.Errorf("queue0, where the thread waits, is charged %.3fs (the burner used %.3fs)", q, burnt)
@@ -134,13 +138,16 @@ func TestProfileFlushedAtEnd(t *testing.T) {
 			if wall > time.Duration(run*float64(time.Second))+2*time.Second {
 				t.Errorf("the process took %v for a %.2fs run: stopping is slow", wall, run)
 			}
-			f := waitFlame(t, base, `{service_name="`+name+`"}`)
 			var elements int64
-			for root, ns := range f.Roots {
-				if !strings.HasPrefix(root, "thread:") {
-					elements += ns
+			waitFlameFor(t, base, `{service_name="`+name+`"}`, func(f flame) bool {
+				elements = 0
+				for root, ns := range f.Roots {
+					if !strings.HasPrefix(root, "thread:") {
+						elements += ns
+					}
 				}
-			}
+				return float64(elements)/1e9 >= atLeast(cpu, 0.10, 0.02)
+			})
 			// 100 Hz over 0.5 s: the sum is exact (CPU clocks), only the
 			// attribution is sampled, and this thread is always in an element.
 			near(t, "element frames vs CPU over the run", float64(elements)/1e9, cpu, 0.10, 0.02)
@@ -196,7 +203,7 @@ func TestProfileUploadsResume(t *testing.T) {
 	if n := countLines(r.Stderr, "uploading profiles to "+flaky.URL+" again"); n != 1 {
 		t.Errorf("%d notes that uploads resumed, want 1:\n%s", n, tail(r.Stderr))
 	}
-	f := waitFlame(t, base, `{service_name="`+name+`"}`)
+	f := waitFlameFor(t, base, `{service_name="`+name+`"}`, func(f flame) bool { return f.Self["videotestsrc0"] > 0 })
 	if f.Self["videotestsrc0"] == 0 {
 		t.Errorf("no videotestsrc0 CPU after the server came back: %v", f.names())
 	}
@@ -250,7 +257,7 @@ func TestProfileBadSettings(t *testing.T) {
 			t.Errorf("no warning %q in the log:\n%s", want, tail(r.Stderr))
 		}
 	}
-	if f := waitFlame(t, base, `{service_name="`+name+`",ok="1"}`); f.Self["scopeburn0"] == 0 {
+	if f := waitFlameFor(t, base, `{service_name="`+name+`",ok="1"}`, func(f flame) bool { return f.Self["scopeburn0"] > 0 }); f.Self["scopeburn0"] == 0 {
 		t.Errorf("no scopeburn0 CPU in the profile tagged ok=1: %v", f.names())
 	}
 }
