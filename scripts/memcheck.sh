@@ -92,7 +92,7 @@ check() {
   leaks=$(grep -c "definitely lost" <<<"$blocks" || true)
   tracers=$(sed "s/([^)]*)//g" <<<"$2")
   runs=$((runs + 1))
-  case ";$configs;" in *";$tracers;"*) ;; *) configs="${configs:+$configs, }$tracers" ;; esac
+  case ", $configs," in *", $tracers,"*) ;; *) configs="${configs:+$configs, }$tracers" ;; esac
   if [ "$errs" -eq 0 ] && [ "$leaks" -eq 0 ]; then
     if [ "$runfailed" -eq 0 ]; then
       echo "memcheck: ok: $1 [$tracers]: 0 errors, 0 leaks in gstscope's C"
@@ -132,7 +132,7 @@ for args in "churn 3" "sequence 20"; do
   check "app dynamic.py $args" "$latency;pyroscope" "$log"
 done
 if [ $fail -eq 0 ]; then
-  echo "memcheck: passed: $runs runs under valgrind (${#pipelines[@]} gst-launch-1.0 pipelines, 2 runs of the dynamic-pipeline app; tracers: $configs): 0 errors and 0 leaks in gstscope's C"
+  echo "memcheck: passed: $runs runs under valgrind (${#pipelines[@]} gst-launch-1.0 pipelines, 2 runs of the dynamic-pipeline app; tracer configurations: $configs): 0 errors and 0 leaks in gstscope's C"
 else
   echo "memcheck: FAILED (details above)"
 fi
