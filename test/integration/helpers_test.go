@@ -88,16 +88,20 @@ func gstEnv(t *testing.T, tracers string, extra ...string) []string {
 func memoryChecker() string { return os.Getenv("GSTSCOPE_PRELOAD") }
 
 type result struct {
-	Metrics string                       `json:"metrics"`
-	Probes  map[string][][4]float64      `json:"probes"` // pts, t_ns, running time, duration: see measure.py
-	Queries map[string]map[string]any    `json:"queries"`
-	Props   map[string]float64           `json:"props"`
-	RunNs   int64                        `json:"run_ns"`       // PLAYING to EOS
-	CPUNs   int64                        `json:"cpu_ns"`       // process CPU, same span
-	CPUAll  int64                        `json:"cpu_total_ns"` // process CPU, from its start
-	Stderr  string                       `json:"-"`
-	Wall    time.Duration                `json:"-"` // the whole process
-	Fams    map[string]*dto.MetricFamily `json:"-"`
+	Metrics string                    `json:"metrics"`
+	Probes  map[string][][4]float64   `json:"probes"` // pts, t_ns, running time, duration: see measure.py
+	Queries map[string]map[string]any `json:"queries"`
+	Props   map[string]float64        `json:"props"`
+	RunNs   int64                     `json:"run_ns"`       // PLAYING to EOS
+	CPUNs   int64                     `json:"cpu_ns"`       // process CPU, same span
+	CPUAll  int64                     `json:"cpu_total_ns"` // process CPU, from its start
+	EOSUnix int64                     `json:"eos_unix_ns"`  // wall clock at EOS
+	Stderr  string                    `json:"-"`
+	Wall    time.Duration             `json:"-"` // the whole process
+	// AfterEOS is how long the process took from EOS to its exit (not its
+	// startup, which a loaded machine makes seconds long).
+	AfterEOS time.Duration                `json:"-"`
+	Fams     map[string]*dto.MetricFamily `json:"-"`
 }
 
 // measure runs test/apps/measure.py with args and parses what it prints.
@@ -109,7 +113,8 @@ func measure(t *testing.T, env []string, args ...string) *result {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := runWithTimeout(cmd, 90*time.Second)
-	wall := time.Since(start)
+	exited := time.Now()
+	wall := exited.Sub(start)
 	if err != nil {
 		t.Fatalf("measure.py %v: %v\nstderr:\n%s", args, err, tail(errb.String()))
 	}
@@ -118,6 +123,7 @@ func measure(t *testing.T, env []string, args ...string) *result {
 		t.Fatalf("measure.py output: %v\n%s", err, out.String())
 	}
 	r.Stderr, r.Wall = errb.String(), wall
+	r.AfterEOS = exited.Sub(time.Unix(0, r.EOSUnix))
 	r.Fams = parseExposition(t, r.Metrics)
 	return &r
 }

@@ -19,31 +19,56 @@ import (
 
 // pipeline is a gst-launch-1.0 process started by startPipeline.
 type pipeline struct {
-	t    *testing.T
-	desc string
-	cmd  *exec.Cmd
-	out  lockedBuffer // stdout and stderr, as written
-	done chan struct{}
-	err  error // Wait's, once done is closed
+	t      *testing.T
+	desc   string
+	cmd    *exec.Cmd
+	out    lockedBuffer // stdout and stderr, as written
+	done   chan struct{}
+	err    error     // Wait's, once done is closed
+	exited time.Time // when Wait returned, once done is closed
 }
 
 // lockedBuffer is a bytes.Buffer that the process's output copier writes
-// while the test reads it.
+// while the test reads it; it keeps when each write arrived.
 type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes []written
+}
+
+type written struct {
+	end int // the buffer's length after the write
+	at  time.Time
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	n, err := b.buf.Write(p)
+	b.writes = append(b.writes, written{b.buf.Len(), time.Now()})
+	return n, err
 }
 
 func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// at is when the output first held substr, or the zero time.
+func (b *lockedBuffer) at(substr string) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := bytes.Index(b.buf.Bytes(), []byte(substr))
+	if i < 0 {
+		return time.Time{}
+	}
+	for _, w := range b.writes {
+		if w.end >= i+len(substr) {
+			return w.at
+		}
+	}
+	return time.Time{}
 }
 
 // startPipeline starts gst-launch-1.0 desc with env and returns at once;
@@ -59,6 +84,7 @@ func startPipeline(t *testing.T, env []string, desc string) *pipeline {
 	}
 	go func() {
 		p.err = p.cmd.Wait()
+		p.exited = time.Now()
 		close(p.done)
 	}()
 	t.Cleanup(func() { p.stop() })
@@ -97,6 +123,17 @@ func (p *pipeline) wait(d time.Duration) int {
 	}
 	p.t.Fatalf("gst-launch-1.0 %s: %v\n%s", p.desc, p.err, tail(p.out.String()))
 	return -1
+}
+
+// exitedAfter is how long the process took to exit after its output first
+// held substr ("Execution ended after": from the end of its run, without
+// its startup); 0 when it never did. Valid once wait has returned.
+func (p *pipeline) exitedAfter(substr string) time.Duration {
+	at := p.out.at(substr)
+	if at.IsZero() {
+		return 0
+	}
+	return p.exited.Sub(at)
 }
 
 // waitLog waits until the process's output has a line containing substr,

@@ -88,7 +88,8 @@ func stopPyroscope() {
 }
 
 // pyroscopeFault is a Pyroscope URL that fails one way, and how long a
-// process pushing to it may take between EOS and exit, startup included.
+// process pushing to it may take between EOS and exit (measured from EOS:
+// the process's startup is not counted).
 type pyroscopeFault struct {
 	name, url string
 	exit      time.Duration
