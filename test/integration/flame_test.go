@@ -28,7 +28,7 @@ func TestFlameSVGRendered(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	report := reportBin
+	report := reportBin(t)
 	svg := filepath.Join(dir, "flame.svg")
 	out, err := exec.Command(report, "flame", "-pyroscope", base, "-service", name,
 		"-from", "now-15m", "-until", "now", "-o", svg).CombinedOutput()

@@ -178,7 +178,7 @@ func TestGraphHTTP(t *testing.T) {
 	}
 	renders(t, dot)
 
-	report := reportBin
+	report := reportBin(t)
 	dir := t.TempDir()
 	svgPath, dotPath := filepath.Join(dir, "pipeline.svg"), filepath.Join(dir, "pipeline.dot")
 	for _, args := range [][]string{{"graph", base, "-o", svgPath}, {"graph", "-o", dotPath, base + "/graph"}} {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,9 +22,32 @@ import (
 // element); `make test` passes them in.
 var pluginDir, testPluginDir string
 
-// reportBin is gstscope-report, built once for the whole test binary by
-// TestMain.
-var reportBin string
+// gstscope-report, built once per test binary on first use (reportBin), not
+// in every test that runs it nor in processes that never do (this binary
+// run as the load client); TestMain removes it.
+var report struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// reportBin is the path of gstscope-report, built on first use.
+func reportBin(t *testing.T) string {
+	t.Helper()
+	report.once.Do(func() {
+		if report.dir, report.err = os.MkdirTemp("", "gstscope-report-"); report.err != nil {
+			return
+		}
+		report.bin = filepath.Join(report.dir, "gstscope-report")
+		if out, err := exec.Command("go", "build", "-o", report.bin, "../../cmd/gstscope-report").CombinedOutput(); err != nil {
+			report.err = fmt.Errorf("go build gstscope-report: %v\n%s", err, out)
+		}
+	})
+	if report.err != nil {
+		t.Fatal(report.err)
+	}
+	return report.bin
+}
 
 func TestMain(m *testing.M) {
 	for _, v := range []struct {
@@ -41,21 +65,12 @@ func TestMain(m *testing.M) {
 		}
 		*v.dir = filepath.Dir(p)
 	}
-	binDir, err := os.MkdirTemp("", "gstscope-report-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	reportBin = filepath.Join(binDir, "gstscope-report")
-	if out, err := exec.Command("go", "build", "-o", reportBin, "../../cmd/gstscope-report").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build gstscope-report: %v\n%s", err, out)
-		os.RemoveAll(binDir)
-		os.Exit(2)
-	}
 	code := m.Run()
 	stopPyroscope()
 	removeMedia()
-	os.RemoveAll(binDir)
+	if report.dir != "" {
+		os.RemoveAll(report.dir)
+	}
 	os.Exit(code)
 }
 

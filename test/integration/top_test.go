@@ -18,9 +18,9 @@ import (
 var topPipeline = []string{"audiotestsrc", "is-live=true", "samplesperbuffer=441", "!", "queue", "!", "identity", "!", "fakesink"}
 var topElements = []string{"audiotestsrc0", "queue0", "identity0", "fakesink0"}
 
-// buildReport is gstscope-report, which TestMain built (kept for the tests
-// that called it when each built its own).
-func buildReport(t *testing.T) string { return reportBin }
+// buildReport is gstscope-report, built once per test binary (reportBin;
+// kept for the tests that called it when each built its own).
+func buildReport(t *testing.T) string { return reportBin(t) }
 
 // startTopPipeline runs the pipeline until stop (or the test's end), serving
 // its metrics on port, and returns once they answer.
@@ -156,7 +156,7 @@ func TestTopTerminal(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is not installed (scripts/deps.sh installs it)")
 	}
-	bin := reportBin
+	bin := reportBin(t)
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	stop := startTopPipeline(t, port)
@@ -217,7 +217,7 @@ func TestTopTerminal(t *testing.T) {
 // Without a terminal, top -n 3 prints three plain frames, each a header with
 // the time and the table with the pipeline's rates, and exits.
 func TestTopPlain(t *testing.T) {
-	bin := reportBin
+	bin := reportBin(t)
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	startTopPipeline(t, port)
@@ -259,7 +259,7 @@ func TestTopPlain(t *testing.T) {
 // element's share of a CPU over the interval: scopeburn burning 2 ms of CPU
 // per buffer at 100 buffers/s is 20%, and sorted by CPU it comes first.
 func TestTopCPU(t *testing.T) {
-	bin := reportBin
+	bin := reportBin(t)
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	startPipeline(t, gstEnv(t, tracerAll+";pyroscope",
