@@ -28,6 +28,11 @@ func livePipeline(t *testing.T, env []string, seconds int) (stop func() string) 
 	return startPipeline(t, env, fmt.Sprintf("-e audiotestsrc is-live=true num-buffers=%d ! identity ! fakesink", seconds*43)).stop
 }
 
+// liveDesc is a live pipeline that runs until the test stops it (or ends):
+// no num-buffers, whose end would be a deadline a slow run (AddressSanitizer,
+// a loaded machine) could overrun while it still scrapes.
+const liveDesc = "audiotestsrc is-live=true ! identity ! fakesink"
+
 func get(url string) (int, string, error) {
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(url)
@@ -57,7 +62,7 @@ func waitHTTP(t *testing.T, url string) string {
 // and /metrics, nothing elsewhere, and passes promtool's lint.
 func TestHTTPExpositionAndPromtool(t *testing.T) {
 	port := freePort(t)
-	livePipeline(t, gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)), 5)
+	startPipeline(t, gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)), liveDesc)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	// Each family only appears with its first observation: the sink's
 	// source-to-sink latency and identity0's processing are recorded on
@@ -96,7 +101,7 @@ func TestHTTPExpositionAndPromtool(t *testing.T) {
 // through its query API.
 func TestPrometheusScrapes(t *testing.T) {
 	port := freePort(t)
-	livePipeline(t, gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)), 30)
+	startPipeline(t, gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)), liveDesc)
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 
 	promBase, promLog := startPrometheus(t, port, "")
@@ -224,7 +229,7 @@ func TestPrivilegedPort(t *testing.T) {
 	case err == nil:
 		l.Close()
 		t.Logf("this process may bind %s (uid %d): the tracer must serve there", addr, os.Getuid())
-		p := startPipeline(t, env, "-e audiotestsrc is-live=true num-buffers=129 ! identity ! fakesink")
+		p := startPipeline(t, env, liveDesc)
 		body := waitHTTP(t, "http://"+addr+"/metrics")
 		parseExposition(t, body)
 		// The server answers before the tracer logs that it started.
@@ -240,8 +245,7 @@ func TestPrivilegedPort(t *testing.T) {
 // bind-address restricts the server to loopback.
 func TestBindAddress(t *testing.T) {
 	port := freePort(t)
-	p := startPipeline(t, gstEnv(t, fmt.Sprintf("prometheus-latency-tracer(port=%d,bind-address=127.0.0.1)", port)),
-		"-e audiotestsrc is-live=true num-buffers=215 ! identity ! fakesink")
+	p := startPipeline(t, gstEnv(t, fmt.Sprintf("prometheus-latency-tracer(port=%d,bind-address=127.0.0.1)", port)), liveDesc)
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	// The server answers before the tracer logs that it started.
 	p.waitLog(fmt.Sprintf("serving metrics on http://127.0.0.1:%d/metrics", port))
