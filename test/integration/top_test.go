@@ -46,7 +46,12 @@ func measuredRate(t *testing.T, url string) float64 {
 		}
 		return m.GetCounter().GetValue(), at
 	}
-	time.Sleep(500 * time.Millisecond) // past the start
+	// The source counts buffers (the server answers before the first),
+	// then half a second more: past the start.
+	waitExposition(t, url, "the source's buffers", func(fams map[string]*dto.MetricFamily) bool {
+		return find(fams, "gstreamer_pad_buffers_total", labels("element", "audiotestsrc0", "pad", "src")).GetCounter().GetValue() > 0
+	})
+	time.Sleep(500 * time.Millisecond)
 	n0, t0 := count()
 	time.Sleep(2 * time.Second)
 	n1, t1 := count()
