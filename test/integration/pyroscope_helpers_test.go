@@ -270,10 +270,12 @@ func atLeast(want, rel, abs float64) float64 {
 	return want - math.Max(abs, rel*math.Abs(want))
 }
 
+// countLines counts the GStreamer log's lines that contain substr: not the
+// lines gstscope prints on stderr for the user (problemLines).
 func countLines(log, substr string) int {
 	n := 0
 	for _, l := range strings.Split(log, "\n") {
-		if strings.Contains(l, substr) {
+		if strings.Contains(l, substr) && !strings.HasPrefix(l, "gstscope: ") {
 			n++
 		}
 	}
