@@ -121,6 +121,24 @@ func TestMatch(t *testing.T) {
 		m.Put(0, 101, 1400, 220*ms, None, 1001)
 		match(t, m, 100, 1400, 230*ms, 1000)
 	})
+	t.Run("videorate: a new buffer where a freed input was", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		// 30 fps inputs; the output at 80 ms (25 fps) is a copy of the
+		// input at 66.7 ms, sharing its memory (502), allocated at the
+		// address of the freed input at 0 ms (100), with the same size.
+		for k := uint64(0); k < 3; k++ {
+			m.PutMemory(0, uintptr(100+k), uintptr(500+k), 115200, k*100*ms/3, (k+1)*100*ms/3, 1000+k)
+		}
+		if ts, ok := m.MatchMemory(100, 502, 115200, 80*ms); !ok || ts != 1002 {
+			t.Errorf("matched the input at %v (%v), want the one whose span holds 80 ms (1002), not the freed one at the same address (1000)", ts, ok)
+		}
+		// The jitterbuffer's case beside it: the same buffer, re-timed,
+		// keeps its memory.
+		if ts, ok := m.MatchMemory(101, 501, 115200, 50*ms); !ok || ts != 1001 {
+			t.Errorf("a re-timed buffer matched %v (%v), want itself (1001)", ts, ok)
+		}
+	})
 	t.Run("decoder: B-frames reordered", func(t *testing.T) {
 		m := NewMatcher(1)
 		defer m.Free()

@@ -157,6 +157,19 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
   if (!(g_atomic_int_get (&scope_flags) & (SCOPE_FLAG_ELEMENT |
               SCOPE_FLAG_PIPELINE)))
     return;
+  /* Stream headers without a timestamp (the codec setup that flacenc,
+   * vorbisenc or theoraenc push before the first frame) carry no sample:
+   * they are no frame's latency, and no source time travels with them. A
+   * timed buffer flagged HEADER is a frame (h264parse flags the keyframes
+   * it puts SPS and PPS in). */
+  if (G_UNLIKELY (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER)
+          && !GST_BUFFER_PTS_IS_VALID (buf)
+          && !GST_BUFFER_DTS_IS_VALID (buf))) {
+    t->pend_ts = 0;
+    t->pend_src = NULL;
+    t->pend_rt = t->pend_rt_end = NONE;
+    return;
+  }
   rt = running_time (sp, GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf),
       GST_BUFFER_DURATION (buf), &rt_end);
   if (f && f->elem == e) {
@@ -363,7 +376,8 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     return;
   size = gst_buffer_get_size (buf);
   count (p, 1, size);
-  if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+  if (t->depth == 0 && !t->draining
+      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, 1);
   leave (t, p, p->elem, ts, buf, size, 1);
 }
@@ -387,7 +401,8 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   if (!latency)
     return;
   count (p, n, gst_buffer_list_calculate_size (list));
-  if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+  if (t->depth == 0 && !t->draining
+      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, n);
   first = gst_buffer_list_get (list, 0);
   leave (t, p, p->elem, ts, first, gst_buffer_get_size (first), n);
@@ -437,7 +452,7 @@ static void
 on_chain_post (GObject * o, GstClockTime ts, GstPad * pad, GstFlowReturn res)
 {
   ScopeThread *t = thr ();
-  if (close_frame (t, pad, ts) && t->depth == 0)
+  if (close_frame (t, pad, ts) && t->depth == 0 && !t->draining)
     task_resume (t, ts);
 }
 
@@ -557,10 +572,23 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   ScopePad *p, *peer;
   gint hops;
 
-  if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP)
-      || !latency_on ())
+  if (!latency_on ())
+    return;
+  /* An element drains what it holds when EOS reaches it (x264enc's ~40
+   * frames), pushing them from its EOS handling on this thread: not the
+   * work of the task running the thread. Data flows again after a flush or
+   * a new stream or segment (a pooled thread's next task begins so). */
+  if (type == GST_EVENT_EOS) {
+    thr ()->draining = TRUE;
+    return;
+  }
+  if (type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP
+      && type != GST_EVENT_STREAM_START)
     return;
   t = thr ();
+  t->draining = FALSE;
+  if (type == GST_EVENT_STREAM_START)
+    return;
   p = pad_get (t, pad);
   if (!p || p->transparent || p->sink)
     return;

@@ -9,6 +9,20 @@
 
 /* ---- what entered a sink pad ---- */
 
+/* buf's first memory (NULL: none): what a buffer keeps when an element
+ * re-stamps it, and a new buffer at a recycled address does not have (see
+ * same_buffer). The hooks read it from the GstBuffer; the tests of
+ * algorithms.go define SCOPE_MEMORY_OF to give their buffers memories. */
+#ifndef SCOPE_MEMORY_OF
+static inline gconstpointer
+scope_memory_of (gconstpointer buf)
+{
+  GstBuffer *b = (GstBuffer *) buf;
+  return gst_buffer_n_memory (b) ? gst_buffer_peek_memory (b, 0) : NULL;
+}
+#define SCOPE_MEMORY_OF(buf) scope_memory_of (buf)
+#endif
+
 static inline guint64
 ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
     guint64 rt_end, guint64 ts, guint64 origin_ts, ScopeElement * origin)
@@ -20,6 +34,7 @@ ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
   __atomic_thread_fence (__ATOMIC_RELEASE);
   __atomic_store_n (&x->buf, buf, RELAXED);
   __atomic_store_n (&x->size, size, RELAXED);
+  __atomic_store_n (&x->mem, SCOPE_MEMORY_OF (buf), RELAXED);
   __atomic_store_n (&x->rt, rt, RELAXED);
   __atomic_store_n (&x->rt_end, rt_end, RELAXED);
   __atomic_store_n (&x->ts, ts, RELAXED);
@@ -42,6 +57,7 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
   out->seq = seq;
   out->buf = __atomic_load_n (&x->buf, RELAXED);
   out->size = __atomic_load_n (&x->size, RELAXED);
+  out->mem = __atomic_load_n (&x->mem, RELAXED);
   out->rt = __atomic_load_n (&x->rt, RELAXED);
   out->rt_end = __atomic_load_n (&x->rt_end, RELAXED);
   out->ts = __atomic_load_n (&x->ts, RELAXED);
@@ -60,9 +76,13 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
 #define SCOPE_RT_SLACK (1 * GST_USECOND)
 
 /* The same buffer object: same address, and the same running time, or the
- * same size and a running time moved less than SCOPE_RETIME_NS (a
- * jitterbuffer correcting skew on the buffers it passes on). An address
- * alone could be a new buffer allocated where a freed input was. */
+ * same size, the same first memory and a running time moved less than
+ * SCOPE_RETIME_NS (a jitterbuffer correcting skew on the buffers it passes
+ * on, audiorate re-stamping them from their sample count). An address and
+ * a size are not enough: videorate's outputs are new buffers (copies of the
+ * frame it holds, sharing that frame's memory) that often land where an
+ * input it freed was, with the same size and a running time 25-52 ms away.
+ * The output's memory is read only for such a candidate. */
 #define SCOPE_RETIME_NS (100 * GST_MSECOND)
 static inline gboolean
 same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
@@ -75,7 +95,7 @@ same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
   if (x->rt <= rt + SCOPE_RT_SLACK && rt <= x->rt + SCOPE_RT_SLACK)
     return TRUE;
   return x->size == size && (x->rt > rt ? x->rt - rt : rt - x->rt)
-      < SCOPE_RETIME_NS;
+      < SCOPE_RETIME_NS && x->mem == SCOPE_MEMORY_OF (buf);
 }
 
 /* Finds the input of element e that carried the first sample of an output

@@ -76,6 +76,7 @@ typedef struct {
   guint64 seq;                  /* atomic: index + 1 once written, 0 meanwhile */
   gconstpointer buf;
   guint64 size;
+  gconstpointer mem;            /* its first GstMemory, compared only */
   guint64 rt, rt_end;           /* running time; rt_end NONE: no duration */
   guint64 ts, origin_ts;
   ScopeElement *origin;
@@ -225,6 +226,9 @@ struct _ScopeThread {
   ScopeElement *task_owner;
   guint64 task_idle, task_child, task_cpu;
   gboolean task_slow;
+  /* EOS went downstream on this thread: buffers pushed outside any chain
+   * now come from an element draining at EOS, not from the task. */
+  gboolean draining;
   /* Pull mode: what the element running this task pulled last. */
   ScopeElement *task_elem;
   guint64 task_ts, task_origin_ts;
