@@ -507,61 +507,6 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
   }
 }
 
-/* ---- reported latency ----
- * A LATENCY query travels upstream; its answers come back downstream, each
- * element adding its own share. On this thread, the answers an element got
- * from upstream wait on a small stack until its own answer is seen, and its
- * share is the difference (the largest upstream answer for mixers). */
-static void
-on_query_post (GObject * o, GstClockTime ts, GstPad * pad, GstQuery * query,
-    gboolean res)
-{
-  ScopeThread *t;
-  ScopePad *p;
-  ScopeElement *e, *peer;
-  gboolean live;
-  GstClockTime min = 0, max = 0;
-  gint64 min_prev = 0, max_prev = 0, share_max;
-  gboolean prev_unbounded = FALSE;
-
-  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY || !res
-      || !(g_atomic_int_get (&scope_flags) & SCOPE_FLAG_REPORTED)
-      || !GST_PAD_IS_SRC (pad))
-    return;
-  t = thr ();
-  p = pad_get (t, pad);
-  if (!p || p->transparent)
-    return;
-  e = p->elem;
-  /* Downstream through the links learnt at pad-link-post: the elements
-   * here may hold their object locks (avdec_h264 does). */
-  peer = scope_pad_downstream (p);
-  gst_query_parse_latency (query, &live, &min, &max);
-
-  while (t->qdepth > 0 && t->q[t->qdepth - 1].peer == e) {
-    t->qdepth--;
-    min_prev = MAX (min_prev, t->q[t->qdepth].min);
-    if (t->q[t->qdepth].max == G_MAXINT64)
-      prev_unbounded = TRUE;
-    else
-      max_prev = MAX (max_prev, t->q[t->qdepth].max);
-  }
-  if (t->qdepth >= SCOPE_MAX_QUERIES)
-    t->qdepth = 0;
-  t->q[t->qdepth].peer = peer;
-  t->q[t->qdepth].min = (gint64) min;
-  t->q[t->qdepth].max = max == GST_CLOCK_TIME_NONE ? G_MAXINT64 : (gint64) max;
-  t->qdepth++;
-
-  if (max == GST_CLOCK_TIME_NONE || prev_unbounded)
-    share_max = G_MAXINT64;
-  else
-    share_max = (gint64) max - max_prev;
-  __atomic_store_n (&e->rep_min_ns, (gint64) min - min_prev, RELAXED);
-  __atomic_store_n (&e->rep_max_ns, share_max, RELAXED);
-  g_atomic_int_set (&e->rep_set, 1);
-}
-
 /* ---- structure: learnt where GStreamer holds none of our objects' locks ---- */
 
 static void
@@ -694,8 +639,7 @@ scope_hooks_register (GstTracer * tracer)
       G_CALLBACK (on_pull_range_pre));
   gst_tracing_register_hook (tracer, "pad-pull-range-post",
       G_CALLBACK (on_pull_range_post));
-  gst_tracing_register_hook (tracer, "pad-query-post",
-      G_CALLBACK (on_query_post));
+  scope_reported_register (tracer);
   gst_tracing_register_hook (tracer, "pad-push-event-pre",
       G_CALLBACK (on_push_event_pre));
   gst_tracing_register_hook (tracer, "bin-add-post",
