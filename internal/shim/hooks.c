@@ -375,6 +375,8 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   if (!latency)
     return;
   size = gst_buffer_get_size (buf);
+  t->pend_buf = buf;
+  t->pend_size = size;
   count (p, 1, size);
   if (t->depth == 0 && !t->draining
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
@@ -422,7 +424,10 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     frame_push (t, pad, p->elem, p, ts, 1);
     return;
   }
-  size = gst_buffer_get_size (buf);
+  /* The buffer its peer's push-pre just measured, unless a pad probe
+   * replaced it. */
+  size = t->pend_buf == buf ? t->pend_size : gst_buffer_get_size (buf);
+  t->pend_buf = NULL;
   count (p, 1, size);
   enter (t, pad, p, ts, buf, size, 1);
 }

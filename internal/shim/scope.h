@@ -226,6 +226,9 @@ struct _ScopeThread {
    * running time on the pushing pad. */
   guint64 pend_ts, pend_rt, pend_rt_end;
   ScopeElement *pend_src;
+  /* Its size, read once for both pads (a call into GStreamer each). */
+  gconstpointer pend_buf;
+  gsize pend_size;
   /* The element running this task, for its processing (see hooks.c):
    * when its last push returned (0: not yet), the time spent since in
    * pulls, and its CPU clock then (0: not read). */
