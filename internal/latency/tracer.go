@@ -15,6 +15,9 @@ import (
 type Logger interface {
 	Warn(msg string)
 	Info(msg string)
+	// Problem is a problem the user must see without GST_DEBUG (also
+	// printed on stderr, once).
+	Problem(msg string)
 }
 
 // Tracer is the running Go side of one prometheus-latency-tracer.
@@ -35,7 +38,7 @@ func Start(cfg Config, snapshot func() *Snapshot, graph func() []byte, log Logge
 	if addr := cfg.Addr(); addr != "" {
 		srv, err := server.Start(addr, t.reg, graph, log.Warn)
 		if err != nil {
-			log.Warn(fmt.Sprintf("cannot serve metrics on %s: %v; metrics stay available through the request-metrics signal", addr, err))
+			log.Problem(fmt.Sprintf("cannot serve metrics on %s: %v; metrics are not served over HTTP (the request-metrics signal still works)", addr, err))
 		} else {
 			t.srv = srv
 			log.Info("serving metrics on http://" + srv.Addr() + "/metrics")

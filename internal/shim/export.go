@@ -34,11 +34,11 @@ func gstscopeLatencyStart(obj unsafe.Pointer, params *C.char) (flags C.int) {
 	flags = C.int(latency.AllFlags)
 	defer func() {
 		if r := recover(); r != nil {
-			log.Warn(fmt.Sprintf("starting the latency tracer failed: %v", r))
+			log.Problem(fmt.Sprintf("starting the latency tracer failed: %v", r))
 		}
 	}()
 	cfg, warnings := latency.ParseConfig(parseParams(goString(params)), os.Getenv)
-	log.WarnAll(warnings)
+	log.ProblemAll(warnings)
 	mu.Lock()
 	defer mu.Unlock()
 	if active != nil {
@@ -116,12 +116,12 @@ func gstscopePyroscopeStart(obj unsafe.Pointer, params *C.char) (res C.int) {
 	log := logger{obj}
 	defer func() {
 		if r := recover(); r != nil {
-			log.Warn(fmt.Sprintf("starting the pyroscope tracer failed: %v", r))
+			log.Problem(fmt.Sprintf("starting the pyroscope tracer failed: %v", r))
 			res = 0
 		}
 	}()
 	cfg, warnings := pyroscope.ParseConfig(parseParams(goString(params)), os.Getenv)
-	log.WarnAll(warnings)
+	log.ProblemAll(warnings)
 	profMu.Lock()
 	defer profMu.Unlock()
 	if prof != nil {
@@ -129,7 +129,7 @@ func gstscopePyroscopeStart(obj unsafe.Pointer, params *C.char) (res C.int) {
 	}
 	t, err := pyroscope.Start(cfg, newStacks(), log)
 	if err != nil {
-		log.Warn(fmt.Sprintf("cannot start profiling: %v", err))
+		log.Problem(fmt.Sprintf("cannot start profiling: %v", err))
 		return 0
 	}
 	prof = t

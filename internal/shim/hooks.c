@@ -375,13 +375,13 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   if (!latency)
     return;
   size = gst_buffer_get_size (buf);
-  t->pend_buf = buf;
-  t->pend_size = size;
   count (p, 1, size);
   if (t->depth == 0 && !t->draining
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, 1);
   leave (t, p, p->elem, ts, buf, size, 1);
+  t->pend_buf = buf;
+  t->pend_size = size;
 }
 
 static void
@@ -424,9 +424,9 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     frame_push (t, pad, p->elem, p, ts, 1);
     return;
   }
-  /* The buffer its peer's push-pre just measured, unless a pad probe
-   * replaced it. */
-  size = t->pend_buf == buf ? t->pend_size : gst_buffer_get_size (buf);
+  /* The buffer the upstream push just measured, as a rule (a probe
+   * between them may replace it). */
+  size = buf == t->pend_buf ? t->pend_size : gst_buffer_get_size (buf);
   t->pend_buf = NULL;
   count (p, 1, size);
   enter (t, pad, p, ts, buf, size, 1);
