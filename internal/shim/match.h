@@ -9,16 +9,19 @@
 
 /* ---- what entered a sink pad ---- */
 
-/* buf's first memory (NULL: none): what a buffer keeps when an element
- * re-stamps it, and a new buffer at a recycled address does not have (see
- * same_buffer). The hooks read it from the GstBuffer; the tests of
- * algorithms.go define SCOPE_MEMORY_OF to give their buffers memories. */
+/* buf's first memory: what a buffer keeps when an element re-stamps it,
+ * and a new buffer at a recycled address does not have (see same_buffer);
+ * scope_no_memory for a buffer without memory. The hooks read it from the
+ * GstBuffer; the tests of algorithms.go define SCOPE_MEMORY_OF to give
+ * their buffers memories. */
+static const gint scope_no_memory;
 #ifndef SCOPE_MEMORY_OF
 static inline gconstpointer
 scope_memory_of (gconstpointer buf)
 {
   GstBuffer *b = (GstBuffer *) buf;
-  return gst_buffer_n_memory (b) ? gst_buffer_peek_memory (b, 0) : NULL;
+  return gst_buffer_n_memory (b) ? (gconstpointer) gst_buffer_peek_memory (b,
+      0) : (gconstpointer) & scope_no_memory;
 }
 #define SCOPE_MEMORY_OF(buf) scope_memory_of (buf)
 #endif
@@ -34,7 +37,9 @@ ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
   __atomic_thread_fence (__ATOMIC_RELEASE);
   __atomic_store_n (&x->buf, buf, RELAXED);
   __atomic_store_n (&x->size, size, RELAXED);
-  __atomic_store_n (&x->mem, SCOPE_MEMORY_OF (buf), RELAXED);
+  /* Two calls into GStreamer: only for elements seen re-stamping. */
+  __atomic_store_n (&x->mem, __atomic_load_n (&r->want_mem, RELAXED) ?
+      SCOPE_MEMORY_OF (buf) : NULL, RELAXED);
   __atomic_store_n (&x->rt, rt, RELAXED);
   __atomic_store_n (&x->rt_end, rt_end, RELAXED);
   __atomic_store_n (&x->ts, ts, RELAXED);
@@ -82,11 +87,15 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
  * a size are not enough: videorate's outputs are new buffers (copies of the
  * frame it holds, sharing that frame's memory) that often land where an
  * input it freed was, with the same size and a running time 25-52 ms away.
- * The output's memory is read only for such a candidate. */
+ * Reading a buffer's memory costs two calls into GStreamer, so a ring
+ * records it only once such a candidate was seen on it (want_mem): until
+ * then a candidate is not taken (the jitterbuffer's first re-stamped
+ * packets are matched in running time instead), nor is one whose input
+ * entered before. The output's memory is read only for a candidate. */
 #define SCOPE_RETIME_NS (100 * GST_MSECOND)
 static inline gboolean
-same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
-    guint64 rt)
+same_buffer (ScopeRing * r, const ScopeRingEntry * x, gconstpointer buf,
+    guint64 size, guint64 rt)
 {
   if (x->buf != buf)
     return FALSE;
@@ -94,8 +103,15 @@ same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
     return TRUE;
   if (x->rt <= rt + SCOPE_RT_SLACK && rt <= x->rt + SCOPE_RT_SLACK)
     return TRUE;
-  return x->size == size && (x->rt > rt ? x->rt - rt : rt - x->rt)
-      < SCOPE_RETIME_NS && x->mem == SCOPE_MEMORY_OF (buf);
+  if (x->size != size || (x->rt > rt ? x->rt - rt : rt - x->rt)
+      >= SCOPE_RETIME_NS)
+    return FALSE;
+  if (G_UNLIKELY (!x->mem)) {
+    if (!__atomic_load_n (&r->want_mem, RELAXED))
+      __atomic_store_n (&r->want_mem, 1, RELAXED);
+    return FALSE;
+  }
+  return x->mem == SCOPE_MEMORY_OF (buf);
 }
 
 /* Finds the input of element e that carried the first sample of an output
@@ -132,7 +148,7 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
     /* A queue's output is the buffer after its previous one. */
     hint = __atomic_load_n (&r->hint, RELAXED);
     if (hint >= lo && hint < head && ring_read (r, hint, &x)
-        && same_buffer (&x, buf, size, rt)) {
+        && same_buffer (r, &x, buf, size, rt)) {
       __atomic_store_n (&r->hint, hint + 1, RELAXED);
       *out = x;
       return TRUE;
@@ -140,7 +156,7 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
     for (k = head; k > lo; k--) {
       if (!ring_read (r, k - 1, &x))
         continue;
-      if (same_buffer (&x, buf, size, rt)) {
+      if (same_buffer (r, &x, buf, size, rt)) {
         __atomic_store_n (&r->hint, k, RELAXED);
         *out = x;
         return TRUE;

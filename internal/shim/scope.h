@@ -80,7 +80,8 @@ typedef struct {
   guint64 seq;                  /* atomic: index + 1 once written, 0 meanwhile */
   gconstpointer buf;
   guint64 size;
-  gconstpointer mem;            /* its first GstMemory, compared only */
+  gconstpointer mem;            /* its first GstMemory, compared only;
+                                 * NULL: not recorded */
   guint64 rt, rt_end;           /* running time; rt_end NONE: no duration */
   guint64 ts, origin_ts;
   ScopeElement *origin;
@@ -90,6 +91,9 @@ struct _ScopeRing {
   guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* producer */
   guint64 valid_from;           /* atomic: older entries predate a flush */
   guint64 hint __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* readers */
+  /* atomic, set by a reader: the element re-stamps buffers it passes on,
+   * so entries record their first memory (see same_buffer in match.h). */
+  gint want_mem;
   ScopeRingEntry e[SCOPE_RING];
   ScopeRing *next_free;         /* the store's, under scope_lock */
 };

@@ -407,6 +407,7 @@ ring_new (ScopePad * p)
     p->ring_mem = scope_alloc (ScopeRing);
   }
   p->ring_mem->head = p->ring_mem->valid_from = p->ring_mem->hint = 0;
+  p->ring_mem->want_mem = 0;
   return p->ring_mem;
 }
 
