@@ -24,8 +24,9 @@ type Logger interface {
 type Tracer struct {
 	cfg Config
 	reg *prometheus.Registry
-	srv *server.Server
-	log Logger
+	srv  *server.Server
+	file *fileWriter
+	log  Logger
 }
 
 // Start registers the collector and starts the HTTP server if a port is
@@ -44,7 +45,19 @@ func Start(cfg Config, snapshot func() *Snapshot, graph func() []byte, log Logge
 			log.Info("serving metrics on http://" + srv.Addr() + "/metrics")
 		}
 	}
+	if cfg.File != "" {
+		t.file = startFileWriter(cfg.File, cfg.FileInterval, t.reg.Gather, log)
+		log.Info(fmt.Sprintf("writing metrics to %s every %v, at each EOS and at exit", cfg.File, cfg.FileInterval))
+	}
 	return t
+}
+
+// Checkpoint writes the file now, if there is one: a sink got EOS, or a
+// pipeline is shutting down.
+func (t *Tracer) Checkpoint() {
+	if t.file != nil {
+		t.file.write()
+	}
 }
 
 // Text is the exposition the HTTP server would serve now.
@@ -70,5 +83,9 @@ func (t *Tracer) Stop() {
 	if t.srv != nil {
 		t.srv.Stop(time.Second)
 		t.srv = nil
+	}
+	if t.file != nil {
+		t.file.close()
+		t.file = nil
 	}
 }

@@ -3,6 +3,7 @@ package shim
 /*
 #include <stdlib.h>
 #include <glib.h>
+#include "scope.h"
 */
 import "C"
 
@@ -46,7 +47,25 @@ func gstscopeLatencyStart(obj unsafe.Pointer, params *C.char) (flags C.int) {
 	}
 	active = latency.Start(cfg, snapshot, graph.NewView(snapshot).DOT, log)
 	signalGraph = graph.NewView(snapshot)
-	return C.int(cfg.Flags)
+	flags = C.int(cfg.Flags)
+	if cfg.File != "" {
+		flags |= C.SCOPE_FLAG_FILE
+	}
+	return flags
+}
+
+// gstscopeLatencyCheckpoint writes the metrics file: a sink got EOS, a
+// pipeline is shutting down, or the process exits. Called on the thread
+// that triggered it, which holds none of our locks.
+//
+//export gstscopeLatencyCheckpoint
+func gstscopeLatencyCheckpoint() {
+	defer func() { _ = recover() }()
+	mu.Lock()
+	defer mu.Unlock()
+	if active != nil {
+		active.Checkpoint()
+	}
 }
 
 //export gstscopeLatencyStop

@@ -522,26 +522,29 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   ScopePad *p, *peer;
   gint hops;
 
-  if (!latency_on ())
+  if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP
+          && type != GST_EVENT_EOS && type != GST_EVENT_STREAM_START)
+      || !latency_on ())
     return;
+  t = thr ();
   /* An element drains what it holds when EOS reaches it (x264enc's ~40
    * frames), pushing them from its EOS handling on this thread: not the
    * work of the task running the thread. Data flows again after a flush or
    * a new stream or segment (a pooled thread's next task begins so). */
-  if (type == GST_EVENT_EOS) {
-    thr ()->draining = TRUE;
-    return;
-  }
-  if (type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP
-      && type != GST_EVENT_STREAM_START)
-    return;
-  t = thr ();
-  t->draining = FALSE;
+  t->draining = type == GST_EVENT_EOS;
   if (type == GST_EVENT_STREAM_START)
     return;
   p = pad_get (t, pad);
   if (!p || p->transparent || p->sink)
     return;
+  if (type == GST_EVENT_EOS) {
+    /* A sink's figures are final: the metrics file is written. */
+    ScopeElement *e;
+    if ((g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE)
+        && (e = scope_pad_downstream (p)) && e->is_sink)
+      scope_latency_checkpoint ();
+    return;
+  }
   if (type == GST_EVENT_SEGMENT) {
     const GstSegment *seg;
     gst_event_parse_segment (ev, &seg);
@@ -579,6 +582,12 @@ on_change_state_pre (GObject * o, GstClockTime ts, GstElement * element,
   if (transition == GST_STATE_CHANGE_NULL_TO_READY
       || transition == GST_STATE_CHANGE_READY_TO_PAUSED)
     scope_element_learn (element);
+  /* A pipeline shutting down: its series go with its elements soon; the
+   * metrics file keeps them as they are now. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && GST_IS_BIN (element)
+      && !GST_OBJECT_PARENT (element)
+      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE))
+    scope_latency_checkpoint ();
 }
 
 static void
