@@ -157,21 +157,21 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
   if (!(g_atomic_int_get (&scope_flags) & (SCOPE_FLAG_ELEMENT |
               SCOPE_FLAG_PIPELINE)))
     return;
+  rt = running_time (sp, GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf),
+      GST_BUFFER_DURATION (buf), &rt_end);
   /* Stream headers without a timestamp (the codec setup that flacenc,
    * vorbisenc or theoraenc push before the first frame) carry no sample:
    * they are no frame's latency, and no source time travels with them. A
    * timed buffer flagged HEADER is a frame (h264parse flags the keyframes
    * it puts SPS and PPS in). */
-  if (G_UNLIKELY (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER)
-          && !GST_BUFFER_PTS_IS_VALID (buf)
-          && !GST_BUFFER_DTS_IS_VALID (buf))) {
+  if (G_UNLIKELY (rt == NONE)
+      && GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER)
+      && !GST_BUFFER_PTS_IS_VALID (buf) && !GST_BUFFER_DTS_IS_VALID (buf)) {
     t->pend_ts = 0;
     t->pend_src = NULL;
     t->pend_rt = t->pend_rt_end = NONE;
     return;
   }
-  rt = running_time (sp, GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf),
-      GST_BUFFER_DURATION (buf), &rt_end);
   if (f && f->elem == e) {
     /* A pad that had no segment pushed on it (tee's request pads get
      * theirs copied): the same buffer has the same running time. */
