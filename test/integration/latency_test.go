@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,10 +130,7 @@ func TestBinsWithSameNamedChildren(t *testing.T) {
 // Pull mode: wavparse pulls from filesrc.
 func TestPullMode(t *testing.T) {
 	wav := filepath.Join(t.TempDir(), "tone.wav")
-	gen := exec.Command("gst-launch-1.0", "-q", "audiotestsrc", "num-buffers=50", "!", "wavenc", "!", "filesink", "location="+wav)
-	if out, err := gen.CombinedOutput(); err != nil {
-		t.Fatalf("making %s: %v\n%s", wav, err, out)
-	}
+	runPipeline(t, nil, "-q audiotestsrc num-buffers=50 ! wavenc ! filesink location="+wav)
 	r := measure(t, gstEnv(t, tracerAll),
 		"filesrc location="+wav+" ! wavparse name=parse ! fakesink name=sink",
 		"--probe", "sink:sink")
