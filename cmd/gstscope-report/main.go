@@ -195,7 +195,7 @@ func main() {
 		r := rows[k]
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k[0], k[1], r.factory,
 			count(r.buffers), dur(r.procMean, r.procN), dur(r.procP95, r.procN),
-			dur(r.latMean, r.latN), dur(r.latP95, r.latN), rep(r.repMin, r.hasRep), rep(r.repMax, r.hasRep),
+			dur(r.latMean, r.latN), dur(r.latP95, r.latN), share(r.repMin), share(r.repMax),
 			rep(r.cpu, r.hasCPU))
 	}
 	w.Flush()
@@ -270,6 +270,16 @@ func dur(s, n float64) string {
 		return fmt.Sprintf("%.2f ms", s*1e3)
 	}
 	return fmt.Sprintf("%.2f s", s)
+}
+
+// share formats an element's share of the reported latency: blank where
+// it adds nothing or its maximum is unbounded (gstscope exports neither;
+// older versions exported 0 and +Inf, "0.0 µs" and "inf" on most rows).
+func share(v float64) string {
+	if math.IsNaN(v) || v <= 0 || math.IsInf(v, 1) {
+		return ""
+	}
+	return dur(v, 1)
 }
 
 func rep(v float64, ok bool) string {

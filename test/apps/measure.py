@@ -9,7 +9,7 @@ the request-metrics signal, the way a user's application would. Prints JSON:
 
   {"metrics": "...exposition...",
    "probes": {"elem:pad": [[pts, t_ns, rt, dur], ...]},
-   "queries": {"elem:pad": {"live": b, "min": ns, "max": ns}},
+   "queries": {"elem:pad" or "elem": {"live": b, "min": ns, "max": ns}},
    "props": {"elem:prop": value},
    "run_ns": wall time from PLAYING to EOS,
    "cpu_ns": the process's CPU time over the same span,
@@ -19,7 +19,7 @@ the request-metrics signal, the way a user's application would. Prints JSON:
                   from there, without its startup}
 
 Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
-                  [--probe ELEM:PAD ...] [--query ELEM:PAD ...]
+                  [--probe ELEM:PAD ...] [--query ELEM[:PAD] ...]
                   [--prop ELEM:PROPERTY ...] [--deinit] [--eos-others]
 
 A probe record is the buffer's PTS (GST_CLOCK_TIME_NONE, 2^64-1, when it
@@ -158,7 +158,10 @@ def main(argv):
         values[spec] = element(elem).get_property(prop)
     for spec in queries:
         q = Gst.Query.new_latency()
-        if lookup(spec).query(q):
+        # ELEM:PAD asks the pad; ELEM alone asks the element, as a bin asks
+        # its sinks (a sink's answer includes its own share).
+        target = lookup(spec) if ":" in spec else element(spec)
+        if target.query(q):
             live, mn, mx = q.parse_latency()
             answers[spec] = {"live": live, "min": mn, "max": mx}
 

@@ -199,7 +199,10 @@ func TestDashboardQueries(t *testing.T) {
 		vars, query string
 	}
 	var checks []check
-	for _, vs := range [][2]string{{".*", ".*"}, {"pipeline0", "(burn|slow)"}} {
+	// videotestsrc0 is selected for the reported latency panel: only
+	// elements that add to the LATENCY answer have a share (the live source
+	// its frame).
+	for _, vs := range [][2]string{{".*", ".*"}, {"pipeline0", "(burn|slow|videotestsrc0)"}} {
 		r := grafanaVars(vs[0], vs[1], service)
 		for _, q := range queries {
 			e := r.Replace(q.expr)
@@ -237,7 +240,17 @@ func TestDashboardQueries(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}
+	// A reported maximum is exported only where an element's share is
+	// bounded and above zero, which no element of this pipeline has (its
+	// sources answer an unbounded maximum): such a query may be empty while
+	// the tracer exports no series of its family, and must not be once it
+	// does.
+	_, exposition, _ := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	for _, c := range pending {
+		if strings.Contains(c.query, reportedMax) && !strings.Contains(exposition, reportedMax+"{") {
+			t.Logf("%s (%s): no data, and no %s series exported", c.where, c.vars, reportedMax)
+			continue
+		}
 		t.Errorf("%s (%s): no data for %s", c.where, c.vars, c.query)
 	}
 	t.Logf("%d queries of the dashboard and the rules returned data", len(checks)-len(pending))
