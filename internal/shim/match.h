@@ -96,7 +96,7 @@ ring_record (ScopePad * p, ScopeRing * r, gconstpointer buf, guint64 size,
     ScopeElement * origin)
 {
   guint64 idx = ring_put (r, buf, size, rt, rt_end, ts, origin_ts, origin);
-  if (G_UNLIKELY ((idx & (r->mask >> 2)) == 0) && ring_short (r, idx))
+  if (G_UNLIKELY ((idx & r->quarter) == 0) && ring_short (r, idx))
     scope_ring_grow (p, r);
   return idx;
 }

@@ -100,6 +100,8 @@ struct _ScopeRing {
   guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));
   guint64 valid_from;           /* atomic: older entries predate a flush */
   guint64 mask;                 /* entries - 1 */
+  guint64 quarter;              /* entries / 4 - 1: ring_record looks when
+                                 * (head & quarter) == 0 */
   /* The store's, under scope_lock: the rings the pad used before this one,
    * and the free list. */
   ScopeRing *older, *next_free;

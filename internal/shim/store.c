@@ -426,6 +426,7 @@ ring_alloc_locked (guint cls)
     r = g_aligned_alloc0 (1, ring_bytes (cls), SCOPE_CACHE_LINE);
   }
   r->mask = ((guint64) SCOPE_RING_MIN << cls) - 1;
+  r->quarter = ((guint64) SCOPE_RING_MIN << cls) / 4 - 1;
   return r;
 }
 
