@@ -464,7 +464,8 @@ void
 scope_ring_grow (ScopePad * p, ScopeRing * r)
 {
   ScopeRing *n;
-  guint64 valid_from;
+  guint64 valid_from, entries = 0;
+  gchar *element = NULL, *pad = NULL;
 
   g_mutex_lock (&scope_lock);
   /* Only while r is p's ring: a slot reused meanwhile (its pad removed and
@@ -482,8 +483,17 @@ scope_ring_grow (ScopePad * p, ScopeRing * r)
     valid_from = __atomic_load_n (&r->valid_from, RELAXED);
     if (valid_from > n->valid_from)
       __atomic_store_n (&n->valid_from, valid_from, RELAXED);
+    entries = ring_cap (n);
+    element = g_strdup (p->elem->name);
+    pad = g_strdup (p->name);
   }
   g_mutex_unlock (&scope_lock);
+  /* Logged without scope_lock, which is never held while calling GStreamer. */
+  if (entries)
+    GST_DEBUG ("ring of %s:%s grown to %" G_GUINT64_FORMAT " entries",
+        element, pad, entries);
+  g_free (element);
+  g_free (pad);
 }
 
 /* The element's slot, made if needed, with what can be learnt of it now
