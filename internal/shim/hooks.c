@@ -563,13 +563,21 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   ScopePad *p, *peer;
   gint hops;
 
-  if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP)
-      || !latency_on ())
+  if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP
+          && type != GST_EVENT_EOS) || !latency_on ())
     return;
   t = thr ();
   p = pad_get (t, pad);
   if (!p || p->transparent || p->sink)
     return;
+  if (type == GST_EVENT_EOS) {
+    /* A sink's figures are final: the metrics file is written. */
+    ScopeElement *e;
+    if ((g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE)
+        && (e = scope_pad_downstream (p)) && e->is_sink)
+      scope_latency_checkpoint ();
+    return;
+  }
   if (type == GST_EVENT_SEGMENT) {
     const GstSegment *seg;
     gst_event_parse_segment (ev, &seg);
@@ -607,6 +615,12 @@ on_change_state_pre (GObject * o, GstClockTime ts, GstElement * element,
   if (transition == GST_STATE_CHANGE_NULL_TO_READY
       || transition == GST_STATE_CHANGE_READY_TO_PAUSED)
     scope_element_learn (element);
+  /* A pipeline shutting down: its series go with its elements soon; the
+   * metrics file keeps them as they are now. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && GST_IS_BIN (element)
+      && !GST_OBJECT_PARENT (element)
+      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE))
+    scope_latency_checkpoint ();
 }
 
 static void

@@ -37,6 +37,7 @@ enum {
   SCOPE_FLAG_ELEMENT = 1 << 1,
   SCOPE_FLAG_REPORTED = 1 << 2,
   SCOPE_FLAG_LATENCY = 1 << 3,  /* the latency tracer runs: count pads */
+  SCOPE_FLAG_FILE = 1 << 4,     /* it writes a file: at EOS, at shutdown */
 };
 
 /* A slot's state word: its generation << 2 | gone | dead. One word, so that
@@ -419,6 +420,10 @@ typedef struct {
 
 ScopeSnapshot *scope_snapshot (void);
 void scope_snapshot_free (ScopeSnapshot * s);
+
+/* latency_tracer.c: the metrics file is written now (SCOPE_FLAG_FILE): a
+ * sink got EOS, or a pipeline shuts down. */
+void scope_latency_checkpoint (void);
 
 /* log.c helper for Go: one GStreamer log line in the gstscope category. */
 void scope_log (gint level, gpointer object, const gchar * msg);
