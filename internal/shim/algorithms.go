@@ -55,38 +55,69 @@ algo_element_new (gint n)
 {
   ScopeElement *e = scope_alloc (ScopeElement);
   gint i;
+  g_mutex_lock (&scope_lock);
   for (i = 0; i < n && i < SCOPE_MAX_INPUTS; i++) {
     ScopePad *p = scope_alloc (ScopePad);
     p->sink = TRUE;
     p->elem = e;
-    p->ring = p->ring_mem = scope_alloc (ScopeRing);
+    p->ring = scope_ring_new_locked (p);
     e->inputs[i] = p;
   }
+  g_mutex_unlock (&scope_lock);
   e->n_inputs = MIN (n, SCOPE_MAX_INPUTS);
   return e;
 }
 
+// Its pads' rings go back to the store's free lists, as a reused slot's.
 static void
 algo_element_free (ScopeElement * e)
 {
   gint i;
+  g_mutex_lock (&scope_lock);
   for (i = 0; i < e->n_inputs; i++) {
-    g_aligned_free (e->inputs[i]->ring_mem);
+    scope_rings_release_locked (e->inputs[i]);
     g_aligned_free (e->inputs[i]);
   }
+  g_mutex_unlock (&scope_lock);
   g_aligned_free (e);
 }
 
+// What enter() does with an arrival on pad i.
 static guint64
 algo_put (ScopeElement * e, gint i, guintptr buf, guintptr mem, guint64 size,
     guint64 rt, guint64 rt_end, guint64 ts)
 {
+  ScopePad *p = e->inputs[i];
   guint64 k;
   algo_mem = mem;
-  k = ring_put (e->inputs[i]->ring, (gconstpointer) buf, size, rt, rt_end,
+  k = ring_record (p, p->ring, (gconstpointer) buf, size, rt, rt_end,
       ts, ts, NULL);
   algo_mem = 0;
   return k;
+}
+
+static guint64
+algo_ring_entries (ScopeElement * e, gint i)
+{
+  return ring_cap (e->inputs[i]->ring);
+}
+
+static ScopeRing *
+algo_ring (ScopeElement * e, gint i)
+{
+  return e->inputs[i]->ring;
+}
+
+// Entry k of ring r, as a reader that loaded r reads it.
+static gboolean
+algo_read (ScopeRing * r, guint64 k, guintptr * buf, guint64 * ts)
+{
+  ScopeRingEntry x;
+  if (k >= r->head || k + ring_cap (r) < r->head || !ring_read (r, k, &x))
+    return FALSE;
+  *buf = (guintptr) x.buf;
+  *ts = x.ts;
+  return TRUE;
 }
 
 static void
@@ -127,6 +158,17 @@ algo_holds (ScopeElement * e, gint i, guint64 rt)
   f.rt_end = x.rt_end;
   f.idx = r->head;
   return frame_holds (&f, rt);
+}
+
+// An output while the input last put on pad i is processed, matched with
+// it, as leave() does when frame_holds.
+static void
+algo_output_now (ScopeElement * e, gint i)
+{
+  ScopeFrame f = { 0 };
+  f.pad = e->inputs[i];
+  f.idx = f.pad->ring->head;
+  frame_matched (&f);
 }
 */
 import "C"
@@ -191,6 +233,25 @@ func (m *Matcher) PutMemory(i int, buf, mem uintptr, size, rt, rtEnd, ts uint64)
 	C.algo_put(m.e, C.gint(i), C.guintptr(buf), C.guintptr(mem), C.guint64(size), C.guint64(rt), C.guint64(rtEnd), C.guint64(ts))
 }
 
+// Entries is the size of pad i's ring now.
+func (m *Matcher) Entries(i int) uint64 { return uint64(C.algo_ring_entries(m.e, C.gint(i))) }
+
+// Ring is pad i's ring now, as a reader loads it: it may keep reading it
+// after the producer grew the pad's ring.
+func (m *Matcher) Ring(i int) Ring { return Ring{C.algo_ring(m.e, C.gint(i))} }
+
+// Ring is a ring a reader holds.
+type Ring struct{ r *C.ScopeRing }
+
+// Read is entry k (the (k+1)th arrival) of the ring, if it is whole and
+// the ring still holds it: the buffer and its arrival time.
+func (r Ring) Read(k uint64) (buf uintptr, ts uint64, ok bool) {
+	var b C.guintptr
+	var t C.guint64
+	ok = C.algo_read(r.r, C.guint64(k), &b, &t) != 0
+	return uintptr(b), uint64(t), ok
+}
+
 // Flush forgets what entered pad i before now (a FLUSH_STOP upstream).
 func (m *Matcher) Flush(i int) { C.algo_flush(m.e, C.gint(i)) }
 
@@ -206,6 +267,10 @@ func (m *Matcher) MatchMemory(buf, mem uintptr, size, rt uint64) (ts uint64, ok 
 	ok = C.algo_match(m.e, C.guintptr(buf), C.guintptr(mem), C.guint64(size), C.guint64(rt), &t) != 0
 	return uint64(t), ok
 }
+
+// OutputNow is an output of the input last put on pad i, while it is being
+// processed (an element that outputs as it goes: identity, a filter).
+func (m *Matcher) OutputNow(i int) { C.algo_output_now(m.e, C.gint(i)) }
 
 // Holds is frame_holds: whether the input last put on pad i, while it is
 // being processed, holds an output at running time rt.

@@ -1,8 +1,11 @@
 package shim
 
 import (
+	"fmt"
 	"math/rand"
+	"runtime"
 	"sort"
+	"sync/atomic"
 	"testing"
 )
 
@@ -201,4 +204,157 @@ func TestHolds(t *testing.T) {
 	if m.Holds(0, 30*ms) {
 		t.Errorf("the second packet at 30 ms holds the frame at 30 ms; the first carried it")
 	}
+}
+
+// Rings sized by need: an element that outputs each input while processing
+// it keeps the smallest ring; one that holds inputs gets a ring that keeps
+// them, and every output still finds its input after the ring grew.
+func TestRingGrowth(t *testing.T) {
+	const frame = 33 * ms
+	// An input k: buffer 1000+k, running time [k, k+1) frames, arrived at ts 5000+k.
+	put := func(m *Matcher, k uint64) { m.Put(0, uintptr(1000+k), 4096, k*frame, (k+1)*frame, 5000+k) }
+	t.Run("an element outputting each input keeps the smallest ring", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		for k := uint64(0); k < 5000; k++ {
+			put(m, k)
+			m.OutputNow(0)
+		}
+		if n := m.Entries(0); n != 16 {
+			t.Errorf("ring of %d entries, want 16", n)
+		}
+		// A queue with a level of 2: the same buffers, matched in the ring.
+		for k := uint64(5000); k < 10000; k++ {
+			put(m, k)
+			if ts, ok := m.Match(uintptr(1000+k-2), 4096, (k-2)*frame); !ok || ts != 5000+k-2 {
+				t.Fatalf("output %d matched %v ts %d, want ts %d", k-2, ok, ts, 5000+k-2)
+			}
+		}
+		if n := m.Entries(0); n != 16 {
+			t.Errorf("ring of %d entries with a level of 2, want 16", n)
+		}
+	})
+	t.Run("an encoder holding 40, then 200", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		in, out := uint64(0), uint64(0)
+		// Each output is a new buffer in the middle of its input's span.
+		output := func() {
+			t.Helper()
+			ts, ok := m.Match(uintptr(900000+out), 700, out*frame+frame/2)
+			if !ok || ts != 5000+out {
+				t.Fatalf("output %d (%d held) matched %v ts %d, want ts %d; ring of %d",
+					out, in-out, ok, ts, 5000+out, m.Entries(0))
+			}
+			out++
+		}
+		for ; in < 40; in++ { // the lookahead fills
+			put(m, in)
+		}
+		for ; in < 1000; in++ { // steady: one in, one out
+			put(m, in)
+			output()
+		}
+		at40 := m.Entries(0)
+		for i := 0; i < 200; i++ { // a stall: 200 more held
+			put(m, in)
+			in++
+		}
+		for out < in {
+			output()
+		}
+		if at40 != 64 || m.Entries(0) != 512 {
+			t.Errorf("rings of %d entries holding 40, %d holding 240; want 64, 512", at40, m.Entries(0))
+		}
+		t.Logf("ring of %d entries holding 40, %d after holding 240", at40, m.Entries(0))
+	})
+	t.Run("a queue whose level rises to 200", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		in, out := uint64(0), uint64(0)
+		for in < 3000 {
+			put(m, in)
+			in++
+			// Two in, one out while it fills; then one in, one out.
+			if in%2 == 0 || in-out > 200 {
+				if ts, ok := m.Match(uintptr(1000+out), 4096, out*frame); !ok || ts != 5000+out {
+					t.Fatalf("buffer %d (level %d) matched %v ts %d, want ts %d; ring of %d",
+						out, in-out, ok, ts, 5000+out, m.Entries(0))
+				}
+				out++
+			}
+		}
+		if n := m.Entries(0); n != 512 {
+			t.Errorf("ring of %d entries for a level of 200, want 512", n)
+		}
+	})
+	t.Run("a reader holding the old ring", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		for k := uint64(0); k < 12; k++ {
+			put(m, k)
+		}
+		old := m.Ring(0)
+		for k := uint64(12); k < 300; k++ { // no output: the ring grows
+			put(m, k)
+		}
+		if m.Entries(0) <= 16 {
+			t.Fatalf("ring of %d entries after 300 inputs held, want it grown", m.Entries(0))
+		}
+		// Another pad's rings grow meanwhile, from the store's free lists:
+		// never into a ring this pad's reader may hold.
+		m2 := NewMatcher(1)
+		for k := uint64(0); k < 300; k++ {
+			m2.Put(0, uintptr(777), 1, k*frame, (k+1)*frame, 1)
+		}
+		m2.Free()
+		for k := uint64(0); k < 12; k++ {
+			buf, ts, ok := old.Read(k)
+			if !ok || buf != uintptr(1000+k) || ts != 5000+k {
+				t.Errorf("old ring entry %d: %v buffer %d ts %d, want buffer %d ts %d", k, ok, buf, ts, 1000+k, 5000+k)
+			}
+		}
+	})
+	t.Run("growing while another thread matches", func(t *testing.T) {
+		// The producer (this goroutine's thread) grows the ring while the
+		// reader, on another thread, matches outputs lagging up to 60
+		// inputs behind: every output finds its input.
+		m := NewMatcher(1)
+		defer m.Free()
+		const n = 20000
+		var put_, got atomic.Uint64
+		var failed atomic.Bool
+		done := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for out := uint64(0); out < n; out++ {
+				for put_.Load() <= out+40 && put_.Load() < n {
+					runtime.Gosched()
+				}
+				ts, ok := m.Match(uintptr(900000+out), 700, out*frame+frame/2)
+				if !ok || ts != 5000+out {
+					failed.Store(true)
+					done <- fmt.Errorf("output %d matched %v ts %d, want ts %d", out, ok, ts, 5000+out)
+					return
+				}
+				got.Store(out + 1)
+			}
+			done <- nil
+		}()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for k := uint64(0); k < n && !failed.Load(); k++ {
+			for k >= got.Load()+60 && !failed.Load() {
+				runtime.Gosched()
+			}
+			put(m, k)
+			put_.Store(k + 1)
+		}
+		put_.Store(n)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("ring of %d entries", m.Entries(0))
+	})
 }

@@ -180,6 +180,7 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
       rt_end = f->rt_end;
     }
     if (f->buf == buf || rt == NONE || f->rt == NONE || frame_holds (f, rt)) {
+      frame_matched (f);
       entry_ts = f->start;
       origin_ts = f->origin_ts;
       src = f->origin;
@@ -256,7 +257,7 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
   r = __atomic_load_n (&p->ring, __ATOMIC_ACQUIRE);
   if (r && (g_atomic_int_get (&scope_flags) & (SCOPE_FLAG_ELEMENT |
               SCOPE_FLAG_PIPELINE)))
-    idx = ring_put (r, buf, size, rt, rt_end, ts, origin_ts, src);
+    idx = ring_record (p, r, buf, size, rt, rt_end, ts, origin_ts, src);
   f = frame_push (t, gstpad, e, p, ts, n);
   if (f) {
     f->origin_ts = origin_ts;
