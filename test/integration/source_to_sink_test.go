@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -28,32 +27,44 @@ import (
 type hop func(t *testing.T, r *result, spec string, idx int) (string, int, bool)
 
 // byRT: to the buffer at probe in whose running-time span holds the
-// buffer's running time (the earliest to arrive of several; as
-// matchLatency).
+// buffer's running time: of several, the one that starts latest (spans
+// overlap where timestamps are rounded: Matroska's are whole milliseconds, so
+// a 33.3 ms frame at 0 ms overlaps the one at 33 ms, whose data is the one at
+// 33 ms), and of those starting together, the earliest to arrive (a frame a
+// depayloader builds from packets arrived with its first packet).
 func byRT(in string) hop {
 	return func(t *testing.T, r *result, spec string, idx int) (string, int, bool) {
-		rt := r.Probes[spec][idx][probeRT]
-		if rt < 0 {
-			return "", 0, false
-		}
-		recs := r.Probes[in]
-		order := make([]int, len(recs))
-		for i := range order {
-			order[i] = i
-		}
-		sort.SliceStable(order, func(a, b int) bool { return recs[order[a]][probeT] < recs[order[b]][probeT] })
-		for _, i := range order {
-			e := recs[i]
-			if e[probeRT] < 0 {
-				continue
-			}
-			start := e[probeRT] - rtSlack
-			if math.Abs(e[probeRT]-rt) <= rtSlack || (e[probeDur] > 0 && start <= rt && rt < start+e[probeDur]) {
-				return in, i, true
-			}
-		}
-		return "", 0, false
+		i := rtHolder(r.Probes[in], r.Probes[spec][idx], false)
+		return in, i, i >= 0
 	}
+}
+
+// rtHolder is the index in recs of the buffer that holds o's running time
+// (see byRT), or -1; arrived: among those that passed before o only.
+func rtHolder(recs [][4]float64, o [4]float64, arrived bool) int {
+	rt, at := o[probeRT], o[probeT]
+	best := -1
+	if rt < 0 {
+		return -1
+	}
+	for i, e := range recs {
+		if e[probeRT] < 0 || (arrived && e[probeT] > at) {
+			continue
+		}
+		start := e[probeRT] - rtSlack
+		if !(math.Abs(e[probeRT]-rt) <= rtSlack || (e[probeDur] > 0 && start <= rt && rt < start+e[probeDur])) {
+			continue
+		}
+		if best < 0 {
+			best = i
+			continue
+		}
+		b := recs[best]
+		if e[probeRT] > b[probeRT]+rtSlack || (e[probeRT]+rtSlack >= b[probeRT] && e[probeT] < b[probeT]) {
+			best = i
+		}
+	}
+	return best
 }
 
 // byRTArrived: as byRT, among the buffers that passed probe in before this
@@ -64,23 +75,8 @@ func byRT(in string) hop {
 // in this output.
 func byRTArrived(in string) hop {
 	return func(t *testing.T, r *result, spec string, idx int) (string, int, bool) {
-		rt, at := r.Probes[spec][idx][probeRT], r.Probes[spec][idx][probeT]
-		if rt < 0 {
-			return "", 0, false
-		}
-		recs := r.Probes[in]
-		best := -1
-		for i, e := range recs {
-			if e[probeRT] < 0 || e[probeT] > at {
-				continue
-			}
-			start := e[probeRT] - rtSlack
-			if (math.Abs(e[probeRT]-rt) <= rtSlack || (e[probeDur] > 0 && start <= rt && rt < start+e[probeDur])) &&
-				(best < 0 || e[probeT] < recs[best][probeT]) {
-				best = i
-			}
-		}
-		return in, best, best >= 0
+		i := rtHolder(r.Probes[in], r.Probes[spec][idx], true)
+		return in, i, i >= 0
 	}
 }
 
@@ -234,21 +230,22 @@ func TestSourceToSinkDecodebin(t *testing.T) {
 	}
 }
 
-// playbin and playbin3 with fakesinks: the source is uridecodebin's (or
-// urisourcebin's) "source", the sinks sit in playsink's bins behind
-// converters and queues.
+// playbin and playbin3 with fakesinks: the file is read by uridecodebin's
+// "source" (playbin) or by urisourcebin's filesrc (playbin3), through ghost
+// pads, typefind and (playbin3) parsebin; the sinks sit in playsink's bins
+// behind converters and queues.
 func TestSourceToSinkPlaybin(t *testing.T) {
 	m := mediaFiles(t)
-	for _, pb := range []string{"playbin", "playbin3"} {
-		t.Run(pb, func(t *testing.T) {
+	for _, c := range []struct{ playbin, source string }{{"playbin", "source"}, {"playbin3", "filesrc0"}} {
+		t.Run(c.playbin, func(t *testing.T) {
 			r := measure(t, gstEnv(t, tracerLatency, "GST_REGISTRY="+m.registry),
-				"--name", "player", fmt.Sprintf(`%s uri=file://%s video-sink="fakesink name=vsink" audio-sink="fakesink name=asink"`, pb, m.mkv),
-				"--probe", "source:src", "--probe", "matroskademux0:video_0", "--probe", "matroskademux0:audio_0",
+				"--name", "player", fmt.Sprintf(`%s uri=file://%s video-sink="fakesink name=vsink" audio-sink="fakesink name=asink"`, c.playbin, m.mkv),
+				"--probe", c.source+":src", "--probe", "matroskademux0:video_0", "--probe", "matroskademux0:audio_0",
 				"--probe", "vsink:sink", "--probe", "asink:sink")
-			checkPathTruth(t, r, "video", "player", "source", "vsink",
-				pathTruth(t, r, "vsink:sink", byRT("matroskademux0:video_0"), lastBefore("source:src")))
-			checkPathTruth(t, r, "audio", "player", "source", "asink",
-				pathTruth(t, r, "asink:sink", byRT("matroskademux0:audio_0"), lastBefore("source:src")))
+			checkPathTruth(t, r, "video", "player", c.source, "vsink",
+				pathTruth(t, r, "vsink:sink", byRT("matroskademux0:video_0"), lastBefore(c.source+":src")))
+			checkPathTruth(t, r, "audio", "player", c.source, "asink",
+				pathTruth(t, r, "asink:sink", byRT("matroskademux0:audio_0"), lastBefore(c.source+":src")))
 		})
 	}
 }
