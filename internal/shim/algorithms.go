@@ -82,7 +82,7 @@ algo_match (ScopeElement * e, guintptr buf, guint64 size, guint64 rt,
     guint64 * ts)
 {
   ScopeRingEntry x = { 0 };
-  if (!ring_match (e, (gconstpointer) buf, size, rt, &x))
+  if (!ring_match (e, (gconstpointer) buf, size, rt, &x, NULL, NULL))
     return FALSE;
   *ts = x.ts;
   return TRUE;

@@ -26,6 +26,7 @@
 #include "histogram.h"
 #include "runningtime.h"
 #include "match.h"
+#include "mix.h"
 
 const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
   1000, 2500, 5000,
@@ -173,7 +174,23 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
       entered = TRUE;
     }
   }
-  if (!entered && ring_match (e, buf, size, rt, &in)) {
+  if (!entered && G_UNLIKELY (e->is_mixer)) {
+    /* Element latency from the match as for any element; the origin from
+     * every input (mix.h). */
+    ScopeRingEntry each[SCOPE_MAX_INPUTS];
+    guint n_each = 0;
+    if (ring_match (e, buf, size, rt, &in, each, &n_each)) {
+      entry_ts = in.ts;
+      if (n_each > 0)
+        mix_origin (e->mix, each, n_each, &origin_ts, &src);
+      else {
+        origin_ts = in.origin_ts;
+        src = in.origin;
+      }
+      entered = TRUE;
+    }
+  }
+  if (!entered && ring_match (e, buf, size, rt, &in, NULL, NULL)) {
     entry_ts = in.ts;
     origin_ts = in.origin_ts;
     src = in.origin;
@@ -200,7 +217,7 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
 }
 
 static void
-path_observe (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
+path_add (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
 {
   gint i;
   for (i = 0; i < SCOPE_MAX_PATHS; i++) {
@@ -218,6 +235,24 @@ path_observe (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
       return;
     }
   }
+}
+
+/* A buffer (or list) of origin src, which left it at origin_ts, reaches
+ * sink at ts: a mixer's output, one path per source in it. */
+static inline void
+path_observe (ScopeElement * sink, ScopeElement * src, guint64 origin_ts,
+    guint64 ts, guint n)
+{
+  ScopeMixEntry m;
+  guint i;
+
+  if (G_LIKELY (!is_mix (src))) {
+    path_add (sink, src, since (ts, origin_ts), n);
+    return;
+  }
+  if (mix_read (src, origin_ts, &m))
+    for (i = 0; i < m.n; i++)
+      path_add (sink, m.origin[i], since (ts, m.origin_ts[i]), n);
 }
 
 /* A buffer (or list) enters the element owning sink pad p: it is recorded
@@ -239,7 +274,7 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
   t->pend_rt = t->pend_rt_end = NONE;
   if (src && e->is_sink
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_PIPELINE))
-    path_observe (e, src, since (ts, origin_ts), n);
+    path_observe (e, src, origin_ts, ts, n);
   r = __atomic_load_n (&p->ring, __ATOMIC_ACQUIRE);
   if (r && (g_atomic_int_get (&scope_flags) & (SCOPE_FLAG_ELEMENT |
               SCOPE_FLAG_PIPELINE)))
@@ -463,33 +498,50 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
     GstBuffer * buf, GstFlowReturn res)
 {
   ScopeThread *t = thr ();
-  ScopeFrame *f = close_frame (t, pad, ts);
+  ScopeFrame *f = close_frame (t, pad, ts), *up;
   ScopePad *sp;
+  ScopeElement *src;
+  guint64 origin_ts;
   gsize size;
 
   if (f && t->depth == 0)
     t->task_child += since (ts, f->start);
-  if (!f || !f->elem || !latency_on ())
+  if (!f || !latency_on () || res != GST_FLOW_OK || !buf)
     return;
-  if (res != GST_FLOW_OK || !buf)
-    return;
+  /* The data left its source now; or, pulled through a getrange that pulls
+   * upstream itself (typefind's, a ghost or proxy pad's), when the pull
+   * nested in this one returned. */
+  if (f->origin) {
+    origin_ts = f->origin_ts;
+    src = f->origin;
+  } else if (f->elem && f->elem->is_source) {
+    origin_ts = ts;
+    src = f->elem;
+  } else {
+    origin_ts = t->pend_ts;
+    src = t->pend_src;
+  }
   size = gst_buffer_get_size (buf);
-  count (f->pad, 1, size);
+  if (f->elem)
+    count (f->pad, 1, size);
   sp = pad_get (t, pad);
+  if (sp && !sp->transparent)
+    count (sp, 1, size);
+  up = frame_top (t);
+  if (up && !up->buf) {
+    /* Inside another getrange (a chain frame has its input buffer): what
+     * that one returns is what this pull brought. */
+    up->origin_ts = origin_ts;
+    up->origin = src;
+    return;
+  }
   if (!sp || sp->transparent)
     return;
-  count (sp, 1, size);
-  /* The puller runs this task: what it pushes next entered it now, and left
-   * its source (the element that produced it) now. */
+  /* The puller runs this task: what it pushes next entered it now. */
   t->task_elem = sp->elem;
   t->task_ts = ts;
-  if (f->elem->is_source) {
-    t->task_origin_ts = ts;
-    t->task_src = f->elem;
-  } else {
-    t->task_origin_ts = t->pend_ts;
-    t->task_src = t->pend_src;
-  }
+  t->task_origin_ts = origin_ts;
+  t->task_src = src;
 }
 
 /* ---- reported latency ----
@@ -562,14 +614,18 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
     return;
   t = thr ();
   p = pad_get (t, pad);
-  if (!p || p->transparent || p->sink)
+  if (!p || p->sink)
     return;
+  /* A transparent slot keeps its segment too: it may be a pad not yet
+   * added to its element, whose slot takes it over (scope_pad_added). */
   if (type == GST_EVENT_SEGMENT) {
     const GstSegment *seg;
     gst_event_parse_segment (ev, &seg);
     segment_store (p, seg);
     return;
   }
+  if (p->transparent)
+    return;
   /* After a flush, running time starts again: what entered the peer
    * before is gone and must not match what comes next. */
   peer = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
@@ -627,6 +683,13 @@ on_bin_remove_pre (GObject * o, GstClockTime ts, GstBin * bin,
 }
 
 static void
+on_element_add_pad (GObject * o, GstClockTime ts, GstElement * element,
+    GstPad * pad)
+{
+  scope_pad_added (element, pad);
+}
+
+static void
 on_element_remove_pad (GObject * o, GstClockTime ts, GstElement * element,
     GstPad * pad)
 {
@@ -680,6 +743,8 @@ scope_hooks_register (GstTracer * tracer)
       G_CALLBACK (on_pad_unlink_post));
   gst_tracing_register_hook (tracer, "bin-remove-pre",
       G_CALLBACK (on_bin_remove_pre));
+  gst_tracing_register_hook (tracer, "element-add-pad",
+      G_CALLBACK (on_element_add_pad));
   gst_tracing_register_hook (tracer, "element-remove-pad",
       G_CALLBACK (on_element_remove_pad));
 }

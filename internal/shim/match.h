@@ -86,10 +86,13 @@ same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
  *    inputs at the same running time the earliest to arrive (a frame that
  *    a depayloader builds from packets arrived with its first packet).
  * Inputs are scanned newest first: an element holding frames (encoder
- * lookahead, decoder frame threads) has their inputs at the top. */
+ * lookahead, decoder frame threads) has their inputs at the top.
+ * each (NULL, or room for SCOPE_MAX_INPUTS): the match on each sink pad
+ * found by 2., *n_each of them, for a mixer's origins (mix.h); not filled
+ * when the output is the same buffer as an input. */
 static inline gboolean
 ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
-    ScopeRingEntry * out)
+    ScopeRingEntry * out, ScopeRingEntry * each, guint * n_each)
 {
   gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
   guint64 at = rt == NONE ? NONE : rt + SCOPE_RT_SLACK;
@@ -136,6 +139,8 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
         break;
       }
     }
+    if (found && each)
+      each[(*n_each)++] = best;
     if (found && (!have || best.rt > out->rt + SCOPE_RT_SLACK
             || (best.rt + SCOPE_RT_SLACK >= out->rt && best.ts < out->ts))) {
       *out = best;

@@ -564,7 +564,10 @@ scope_pad_added (GstElement * element, GstPad * pad)
 {
   ScopePad *p, *q, *peer;
 
-  if (GST_OBJECT_PARENT (pad) != (GstObject *) element || GST_IS_BIN (element))
+  /* Most pads are added before any hook saw them: no tag, nothing to do,
+   * and no need for scope_lock (every element's construction comes here). */
+  if (GST_OBJECT_PARENT (pad) != (GstObject *) element || GST_IS_BIN (element)
+      || !g_object_get_qdata ((GObject *) pad, scope_slot_quark))
     return;
   g_mutex_lock (&scope_lock);
   p = tag_get_locked ((GObject *) pad);
