@@ -230,6 +230,15 @@ func TestSourceToSinkDecodebin(t *testing.T) {
 	}
 }
 
+// decodebin fed by a live encoder: typefind and the parser in push mode.
+func TestSourceToSinkDecodebinLive(t *testing.T) {
+	r := measure(t, gstEnv(t, tracerLatency),
+		"videotestsrc name=src is-live=true num-buffers=90 ! video/x-raw,width=320,height=240,framerate=30/1 ! "+
+			"x264enc tune=zerolatency ! h264parse ! decodebin ! fakesink name=sink",
+		"--probe", "src:src", "--probe", "sink:sink")
+	checkPathTruth(t, r, "video", "pipeline0", "src", "sink", pathTruth(t, r, "sink:sink", byRT("src:src")))
+}
+
 // playbin and playbin3 with fakesinks: the file is read by uridecodebin's
 // "source" (playbin) or by urisourcebin's filesrc (playbin3), through ghost
 // pads, typefind and (playbin3) parsebin; the sinks sit in playsink's bins
