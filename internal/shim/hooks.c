@@ -84,28 +84,41 @@ count (ScopePad * p, guint n, gsize bytes)
   add64 (&p->bytes, bytes);
 }
 
-static inline ScopeFrame *
-frame_push (ScopeThread * t, gconstpointer gstpad, ScopeElement * e,
-    ScopePad * p, guint64 ts, guint n)
+/* Opens a frame for an element's input buf (NULL: none, a getrange), of
+ * the given origin and running time, entry idx in pad's ring. Every field
+ * written once: enter() used to overwrite six of them (~6 instructions per
+ * chain call). */
+INLINE void
+frame_open (ScopeThread * t, gconstpointer gstpad, ScopeElement * e,
+    ScopePad * p, guint64 ts, guint n, guint64 origin_ts,
+    ScopeElement * origin, gconstpointer buf, guint64 rt, guint64 rt_end,
+    guint64 idx)
 {
   ScopeFrame *f;
   guint d = t->depth;
   __atomic_store_n (&t->depth, d + 1, RELAXED);
   if (G_UNLIKELY (d >= SCOPE_MAX_DEPTH))
-    return NULL;
+    return;
   f = &t->f[d];
   f->gstpad = gstpad;
   __atomic_store_n (&f->elem, e, RELAXED);
   f->pad = p;
   f->start = ts;
   f->child = 0;
-  f->origin_ts = 0;
-  f->origin = NULL;
-  f->buf = NULL;
-  f->rt = f->rt_end = NONE;
-  f->idx = 0;
+  f->origin_ts = origin_ts;
+  f->origin = origin;
+  f->buf = buf;
+  f->rt = rt;
+  f->rt_end = rt_end;
+  f->idx = idx;
   f->n = n;
-  return f;
+}
+
+INLINE void
+frame_push (ScopeThread * t, gconstpointer gstpad, ScopeElement * e,
+    ScopePad * p, guint64 ts, guint n)
+{
+  frame_open (t, gstpad, e, p, ts, n, 0, NULL, NULL, NONE, NONE, 0);
 }
 
 /* Pops the frame opened for gstpad, charging its duration to its parent.
@@ -137,6 +150,28 @@ frame_top (ScopeThread * t)
 {
   guint d = t->depth;
   return (d > 0 && d <= SCOPE_MAX_DEPTH) ? &t->f[d - 1] : NULL;
+}
+
+/* A mixer's output: its element latency from the match as for any element,
+ * its origin from every input (mix.h). Out of line: rare, and its matches
+ * take room on the stack. */
+static __attribute__ ((noinline)) gboolean
+leave_mixer (ScopeElement * e, GstBuffer * buf, gsize size, guint64 rt,
+    guint64 * entry_ts, guint64 * origin_ts, ScopeElement ** src)
+{
+  ScopeRingEntry in = { 0 }, each[SCOPE_MAX_INPUTS];
+  guint n_each = 0;
+
+  if (!ring_match (e, buf, size, rt, &in, each, &n_each))
+    return FALSE;
+  *entry_ts = in.ts;
+  if (n_each > 0) {
+    mix_origin (e->mix, each, n_each, origin_ts, src);
+  } else {
+    *origin_ts = in.origin_ts;
+    *src = in.origin;
+  }
+  return TRUE;
 }
 
 /* A buffer (or the first of a list of n) leaves element e through src pad
@@ -174,22 +209,8 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
       entered = TRUE;
     }
   }
-  if (!entered && G_UNLIKELY (e->is_mixer)) {
-    /* Element latency from the match as for any element; the origin from
-     * every input (mix.h). */
-    ScopeRingEntry each[SCOPE_MAX_INPUTS];
-    guint n_each = 0;
-    if (ring_match (e, buf, size, rt, &in, each, &n_each)) {
-      entry_ts = in.ts;
-      if (n_each > 0)
-        mix_origin (e->mix, each, n_each, &origin_ts, &src);
-      else {
-        origin_ts = in.origin_ts;
-        src = in.origin;
-      }
-      entered = TRUE;
-    }
-  }
+  if (!entered && G_UNLIKELY (e->is_mixer))
+    entered = leave_mixer (e, buf, size, rt, &entry_ts, &origin_ts, &src);
   if (!entered && ring_match (e, buf, size, rt, &in, NULL, NULL)) {
     entry_ts = in.ts;
     origin_ts = in.origin_ts;
@@ -216,7 +237,7 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
   t->pend_rt_end = rt_end;
 }
 
-static void
+INLINE void
 path_add (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
 {
   gint i;
@@ -237,22 +258,29 @@ path_add (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
   }
 }
 
-/* A buffer (or list) of origin src, which left it at origin_ts, reaches
- * sink at ts: a mixer's output, one path per source in it. */
-static inline void
-path_observe (ScopeElement * sink, ScopeElement * src, guint64 origin_ts,
+/* A mixer's output reaches sink at ts: one path per source in it. */
+static __attribute__ ((noinline)) void
+path_observe_mix (ScopeElement * sink, ScopeElement * src, guint64 seq,
     guint64 ts, guint n)
 {
   ScopeMixEntry m;
   guint i;
 
-  if (G_LIKELY (!is_mix (src))) {
-    path_add (sink, src, since (ts, origin_ts), n);
-    return;
-  }
-  if (mix_read (src, origin_ts, &m))
+  if (mix_read (src, seq, &m))
     for (i = 0; i < m.n; i++)
       path_add (sink, m.origin[i], since (ts, m.origin_ts[i]), n);
+}
+
+/* A buffer (or list) of origin src, which left it at origin_ts, reaches
+ * sink at ts. */
+INLINE void
+path_observe (ScopeElement * sink, ScopeElement * src, guint64 origin_ts,
+    guint64 ts, guint n)
+{
+  if (G_UNLIKELY (is_mix (src)))
+    path_observe_mix (sink, src, origin_ts, ts, n);
+  else
+    path_add (sink, src, since (ts, origin_ts), n);
 }
 
 /* A buffer (or list) enters the element owning sink pad p: it is recorded
@@ -266,7 +294,6 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
   guint64 origin_ts = t->pend_ts, rt = t->pend_rt, rt_end = t->pend_rt_end;
   ScopeElement *src = t->pend_src;
   ScopeRing *r;
-  ScopeFrame *f;
   guint64 idx = 0;
 
   t->pend_ts = 0;
@@ -279,15 +306,7 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
   if (r && (g_atomic_int_get (&scope_flags) & (SCOPE_FLAG_ELEMENT |
               SCOPE_FLAG_PIPELINE)))
     idx = ring_put (r, buf, size, rt, rt_end, ts, origin_ts, src);
-  f = frame_push (t, gstpad, e, p, ts, n);
-  if (f) {
-    f->origin_ts = origin_ts;
-    f->origin = src;
-    f->buf = buf;
-    f->rt = rt;
-    f->rt_end = rt_end;
-    f->idx = idx;
-  }
+  frame_open (t, gstpad, e, p, ts, n, origin_ts, src, buf, rt, rt_end, idx);
 }
 
 /* Closes a chain or getrange frame: the element's own time is its frame

@@ -297,6 +297,10 @@ func TestSourceToSinkRtpbin(t *testing.T) {
 }
 
 // Aggregators make one output from N inputs: a path per input source. The
+// mixers wait up to 200 ms for a late input (latency): with none, a loaded
+// machine makes them time out on inputs (a tenth of audiomixer's outputs
+// lacked the queued source's data at a load average of 10), and then the
+// outputs truly lack that source, which leaves the test too few to check. The
 // truth for source k: from its buffer whose running-time span holds the
 // output's running time (the data of source k that the output carries
 // first; of those that had reached the aggregator's sink pad k by then)
@@ -310,7 +314,7 @@ func TestSourceToSinkAggregators(t *testing.T) {
 		{"compositor",
 			"videotestsrc name=a is-live=true num-buffers=90 ! video/x-raw,width=160,height=120,framerate=30/1 ! comp.sink_0 " +
 				"videotestsrc name=b is-live=true num-buffers=90 pattern=ball ! video/x-raw,width=160,height=120,framerate=30/1 ! queue ! comp.sink_1 " +
-				"compositor name=comp ! fakesink name=sink",
+				"compositor name=comp latency=200000000 ! fakesink name=sink",
 			[]string{"a", "b"}, "comp"},
 		// Three sources with buffers of different lengths (none aligned
 		// with the mixer's 10 ms outputs; 4.27 s each), one behind a queue.
@@ -318,7 +322,7 @@ func TestSourceToSinkAggregators(t *testing.T) {
 			"audiotestsrc name=a is-live=true num-buffers=200 samplesperbuffer=1024 ! audio/x-raw,rate=48000,channels=1 ! mix.sink_0 " +
 				"audiotestsrc name=b is-live=true num-buffers=465 samplesperbuffer=441 wave=pink-noise ! audio/x-raw,rate=48000,channels=1 ! queue ! mix.sink_1 " +
 				"audiotestsrc name=c is-live=true num-buffers=293 samplesperbuffer=700 freq=880 ! audio/x-raw,rate=48000,channels=1 ! mix.sink_2 " +
-				"audiomixer name=mix ! fakesink name=sink",
+				"audiomixer name=mix latency=200000000 ! fakesink name=sink",
 			[]string{"a", "b", "c"}, "mix"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
