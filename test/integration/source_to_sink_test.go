@@ -22,6 +22,12 @@ import (
 //   - rtpjitterbuffer re-stamps packets, but passes them on in the order they
 //     arrived (one sender on loopback): the k-th packet into the depayloader
 //     is the k-th that left udpsrc.
+//
+// The sinks of a file's playback sync to the clock, as a player's do: the
+// data waits in the queues, and the paths are tens to hundreds of ms. As
+// fast as possible, an audio path was 2-3 ms, where a thread preempted
+// between a probe and the hook beside it (a few µs apart) moved the mean by
+// 14% on a loaded machine.
 
 // hop follows a buffer seen at probe spec (index idx) one step upstream.
 type hop func(t *testing.T, r *result, spec string, idx int) (string, int, bool)
@@ -192,8 +198,8 @@ func TestSourceToSinkTypefind(t *testing.T) {
 	m := mediaFiles(t)
 	r := measure(t, gstEnv(t, tracerLatency, "GST_REGISTRY="+m.registry),
 		"filesrc name=src location="+m.mkv+" ! typefind name=tf ! matroskademux name=demux "+
-			"demux.video_0 ! queue ! h264parse ! avdec_h264 ! fakesink name=vsink "+
-			"demux.audio_0 ! queue ! aacparse ! avdec_aac ! fakesink name=asink",
+			"demux.video_0 ! queue ! h264parse ! avdec_h264 ! fakesink name=vsink sync=true "+
+			"demux.audio_0 ! queue ! aacparse ! avdec_aac ! fakesink name=asink sync=true",
 		"--probe", "src:src", "--probe", "tf:sink", "--probe", "demux:video_0", "--probe", "demux:audio_0",
 		"--probe", "vsink:sink", "--probe", "asink:sink")
 	t.Run("typefind pulls", func(t *testing.T) {
@@ -219,7 +225,7 @@ func TestSourceToSinkDecodebin(t *testing.T) {
 		t.Run(c.demux, func(t *testing.T) {
 			r := measure(t, gstEnv(t, tracerLatency, "GST_REGISTRY="+m.registry),
 				"filesrc name=src location="+c.file+" ! decodebin name=dec "+
-					"dec. ! video/x-raw ! fakesink name=vsink dec. ! audio/x-raw ! fakesink name=asink",
+					"dec. ! video/x-raw ! fakesink name=vsink sync=true dec. ! audio/x-raw ! fakesink name=asink sync=true",
 				"--probe", "src:src", "--probe", c.demux+":video_0", "--probe", c.demux+":audio_0",
 				"--probe", "vsink:sink", "--probe", "asink:sink")
 			checkPathTruth(t, r, "video", "pipeline0", "src", "vsink",
@@ -248,7 +254,7 @@ func TestSourceToSinkPlaybin(t *testing.T) {
 	for _, c := range []struct{ playbin, source string }{{"playbin", "source"}, {"playbin3", "filesrc0"}} {
 		t.Run(c.playbin, func(t *testing.T) {
 			r := measure(t, gstEnv(t, tracerLatency, "GST_REGISTRY="+m.registry),
-				"--name", "player", fmt.Sprintf(`%s uri=file://%s video-sink="fakesink name=vsink" audio-sink="fakesink name=asink"`, c.playbin, m.mkv),
+				"--name", "player", fmt.Sprintf(`%s uri=file://%s video-sink="fakesink name=vsink sync=true" audio-sink="fakesink name=asink sync=true"`, c.playbin, m.mkv),
 				"--probe", c.source+":src", "--probe", "matroskademux0:video_0", "--probe", "matroskademux0:audio_0",
 				"--probe", "vsink:sink", "--probe", "asink:sink")
 			checkPathTruth(t, r, "video", "player", c.source, "vsink",
