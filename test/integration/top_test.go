@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The pipeline of the top tests: 44100 Hz in buffers of 441 samples, 100
@@ -17,39 +18,17 @@ import (
 var topPipeline = []string{"audiotestsrc", "is-live=true", "samplesperbuffer=441", "!", "queue", "!", "identity", "!", "fakesink"}
 var topElements = []string{"audiotestsrc0", "queue0", "identity0", "fakesink0"}
 
-// buildReport builds gstscope-report into a temporary directory.
-func buildReport(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gstscope-report")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gstscope-report").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build gstscope-report: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildReport is gstscope-report, built once per test binary (reportBin;
+// kept for the tests that called it when each built its own).
+func buildReport(t *testing.T) string { return reportBin(t) }
 
 // startTopPipeline runs the pipeline until stop (or the test's end), serving
 // its metrics on port, and returns once they answer.
 func startTopPipeline(t *testing.T, port int) (stop func()) {
 	t.Helper()
-	cmd := exec.Command("gst-launch-1.0", topPipeline...)
-	cmd.Env = gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port))
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}
-	t.Cleanup(stop)
+	p := startPipeline(t, gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)), strings.Join(topPipeline, " "))
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	return stop
+	return func() { p.stop() }
 }
 
 // measuredRate is the source's buffers/s between two scrapes 2 s apart.
@@ -67,7 +46,12 @@ func measuredRate(t *testing.T, url string) float64 {
 		}
 		return m.GetCounter().GetValue(), at
 	}
-	time.Sleep(500 * time.Millisecond) // past the start
+	// The source counts buffers (the server answers before the first),
+	// then half a second more: past the start.
+	waitExposition(t, url, "the source's buffers", func(fams map[string]*dto.MetricFamily) bool {
+		return find(fams, "gstreamer_pad_buffers_total", labels("element", "audiotestsrc0", "pad", "src")).GetCounter().GetValue() > 0
+	})
+	time.Sleep(500 * time.Millisecond)
 	n0, t0 := count()
 	time.Sleep(2 * time.Second)
 	n1, t1 := count()
@@ -177,7 +161,7 @@ func TestTopTerminal(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is not installed (scripts/deps.sh installs it)")
 	}
-	bin := buildReport(t)
+	bin := reportBin(t)
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	stop := startTopPipeline(t, port)
@@ -238,7 +222,7 @@ func TestTopTerminal(t *testing.T) {
 // Without a terminal, top -n 3 prints three plain frames, each a header with
 // the time and the table with the pipeline's rates, and exits.
 func TestTopPlain(t *testing.T) {
-	bin := buildReport(t)
+	bin := reportBin(t)
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	startTopPipeline(t, port)
@@ -280,20 +264,18 @@ func TestTopPlain(t *testing.T) {
 // element's share of a CPU over the interval: scopeburn burning 2 ms of CPU
 // per buffer at 100 buffers/s is 20%, and sorted by CPU it comes first.
 func TestTopCPU(t *testing.T) {
-	bin := buildReport(t)
+	bin := reportBin(t)
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
-	cmd := exec.Command("gst-launch-1.0", "audiotestsrc", "is-live=true", "samplesperbuffer=441", "!", "queue", "!",
-		"scopeburn", "cpu-us=2000", "!", "fakesink")
-	cmd.Env = gstEnv(t, tracerAll+";pyroscope",
+	startPipeline(t, gstEnv(t, tracerAll+";pyroscope",
 		fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port),
-		fmt.Sprintf("GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:%d", freePort(t))) // nobody: uploads fail, sampling goes on
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitHTTP(t, url)
-	time.Sleep(time.Second) // the sampler's first charge
+		fmt.Sprintf("GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:%d", freePort(t))), // nobody: uploads fail, sampling goes on
+		"audiotestsrc is-live=true samplesperbuffer=441 ! queue ! scopeburn cpu-us=2000 ! fakesink")
+	// top's first frame is its baseline: the burner's CPU must be counted
+	// by then, as the sampler's first charge.
+	waitExposition(t, url, "scopeburn0's CPU counted", func(fams map[string]*dto.MetricFamily) bool {
+		return find(fams, "gstreamer_element_cpu_seconds_total", labels("element", "scopeburn0")).GetCounter().GetValue() > 0
+	})
 
 	// Over 3 s, not 1: the CPU counter moves when the sampler reads the
 	// threads' clocks (every 100 ms at 100 Hz; half-second windows read
