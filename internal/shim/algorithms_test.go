@@ -358,3 +358,105 @@ func TestRingGrowth(t *testing.T) {
 		t.Logf("ring of %d entries", m.Entries(0))
 	})
 }
+
+// A mixer's output carries one origin per input: on each pad the input
+// whose span holds the output's start (mix.h), read back by the sink.
+func TestMixOrigins(t *testing.T) {
+	const a, b, c = 64, 128, 192 // sources
+	sources := func(t *testing.T, o Origin) map[uintptr]uint64 {
+		t.Helper()
+		s, ok := Sources(o)
+		if !ok {
+			t.Fatalf("origin %v: the mixer's entry is gone", o)
+		}
+		m := map[uintptr]uint64{}
+		for _, x := range s {
+			m[x.Source] = x.TS
+		}
+		return m
+	}
+	want := func(t *testing.T, got, want map[uintptr]uint64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Errorf("sources %v, want %v", got, want)
+			return
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("sources %v, want %v", got, want)
+			}
+		}
+	}
+	t.Run("one origin per input, each from its own span", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		m.MakeMixer()
+		// Pad 0: 23 ms buffers; pad 1: 10 ms buffers; outputs of 10 ms.
+		for i := uint64(0); i < 5; i++ {
+			m.PutFrom(0, uintptr(100+i), 1000, i*23*ms, (i+1)*23*ms, 1000+i, Origin{a, 500 + i})
+		}
+		for i := uint64(0); i < 12; i++ {
+			m.PutFrom(1, uintptr(200+i), 1000, i*10*ms, (i+1)*10*ms, 2000+i, Origin{b, 700 + i})
+		}
+		o, ok := m.Mix(9000, 1000, 50*ms)
+		if !ok {
+			t.Fatal("no match")
+		}
+		want(t, sources(t, o), map[uintptr]uint64{a: 502, b: 705})
+	})
+	t.Run("an input without data for the output is not in it", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		m.MakeMixer()
+		m.PutFrom(0, 100, 1000, 0, 10*ms, 1000, Origin{a, 500})
+		m.PutFrom(1, 200, 1000, 0, 10*ms, 1000, Origin{b, 600})
+		m.PutFrom(0, 101, 1000, 10*ms, 20*ms, 1001, Origin{a, 510})
+		// Pad 1's input for 10 ms has not arrived: a plain origin.
+		o, _ := m.Mix(9000, 1000, 10*ms)
+		if o != (Origin{a, 510}) {
+			t.Errorf("origin %v, want source a's alone", o)
+		}
+	})
+	t.Run("one source on two pads counts once", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		m.MakeMixer()
+		m.PutFrom(0, 100, 1000, 0, 10*ms, 1000, Origin{a, 500})
+		m.PutFrom(1, 200, 1000, 0, 10*ms, 1001, Origin{a, 500})
+		if o, _ := m.Mix(9000, 1000, 0); o != (Origin{a, 500}) {
+			t.Errorf("origin %v, want source a's alone", o)
+		}
+	})
+	t.Run("a mixer behind a mixer carries all the sources", func(t *testing.T) {
+		m1, m2 := NewMatcher(2), NewMatcher(2)
+		defer m1.Free()
+		defer m2.Free()
+		m1.MakeMixer()
+		m2.MakeMixer()
+		m1.PutFrom(0, 100, 1000, 0, 10*ms, 1000, Origin{a, 500})
+		m1.PutFrom(1, 200, 1000, 0, 10*ms, 1001, Origin{b, 600})
+		o1, _ := m1.Mix(9000, 1000, 0)
+		m2.PutFrom(0, 9000, 1000, 0, 10*ms, 1100, o1)
+		m2.PutFrom(1, 300, 1000, 0, 10*ms, 1101, Origin{c, 800})
+		o2, _ := m2.Mix(9100, 1000, 0)
+		want(t, sources(t, o2), map[uintptr]uint64{a: 500, b: 600, c: 800})
+	})
+	t.Run("an entry overwritten before the output reached a sink", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		m.MakeMixer()
+		var first Origin
+		for i := uint64(0); i <= uint64(MixRing); i++ {
+			m.PutFrom(0, uintptr(100+i), 1000, i*10*ms, (i+1)*10*ms, 1000+i, Origin{a, 500 + i})
+			m.PutFrom(1, uintptr(5000+i), 1000, i*10*ms, (i+1)*10*ms, 1000+i, Origin{b, 600 + i})
+			o, _ := m.Mix(uintptr(9000+i), 1000, i*10*ms)
+			if i == 0 {
+				first = o
+				want(t, sources(t, o), map[uintptr]uint64{a: 500, b: 600})
+			}
+		}
+		if s, ok := Sources(first); ok {
+			t.Errorf("the first output's entry, %d outputs later, reads %v; want it gone", MixRing, s)
+		}
+	})
+}

@@ -191,10 +191,13 @@ same_buffer (ScopeRing * r, const ScopeRingEntry * x, gconstpointer buf,
  * Inputs are scanned newest first: an element holding frames (encoder
  * lookahead, decoder frame threads) has their inputs at the top. No match
  * in a wrapped ring whose every input is later than rt (what carried it was
- * overwritten) asks for a larger ring. */
+ * overwritten) asks for a larger ring.
+ * each (NULL, or room for SCOPE_MAX_INPUTS): the match on each sink pad
+ * found by 2., *n_each of them, for a mixer's origins (mix.h); not filled
+ * when the output is the same buffer as an input. */
 static inline gboolean
 ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
-    ScopeRingEntry * out)
+    ScopeRingEntry * out, ScopeRingEntry * each, guint * n_each)
 {
   gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
   guint64 at = rt == NONE ? NONE : rt + SCOPE_RT_SLACK;
@@ -248,6 +251,8 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
         && oldest_rt != NONE && oldest_rt > at
         && !__atomic_load_n (&r->want, RELAXED))
       __atomic_store_n (&r->want, 1, RELAXED);
+    if (found && each)
+      each[(*n_each)++] = best;
     if (found && (!have || best.rt > out->rt + SCOPE_RT_SLACK
             || (best.rt + SCOPE_RT_SLACK >= out->rt && best.ts < out->ts))) {
       *out = best;

@@ -128,6 +128,27 @@ typedef struct {
   ScopeHist hist;
 } ScopePath;
 
+/* A mixer (a GstVideoAggregator or GstAudioAggregator: compositor,
+ * audiomixer, audiointerleave) makes each output from all its inputs, so
+ * an output has one origin per input: the origin of the input buffer whose
+ * running-time span holds the output's start, on each input that had one.
+ * The mixer writes them to a ring of its own, and the output carries a
+ * reference to its entry (a tagged pointer, see hooks.c) where other
+ * buffers carry their one origin. An entry overwritten before the output
+ * reaches a sink (SCOPE_MIX_RING outputs later) is lost to the paths. */
+#define SCOPE_MIX_RING 64
+#define SCOPE_MIX_TAG ((guintptr) 1)
+typedef struct {
+  guint64 seq;                  /* atomic: index + 1 once written, 0 meanwhile */
+  guint n;
+  guint64 origin_ts[SCOPE_MAX_INPUTS];
+  ScopeElement *origin[SCOPE_MAX_INPUTS];
+} ScopeMixEntry;
+typedef struct {
+  guint64 head;                 /* the mixer's output thread only */
+  ScopeMixEntry e[SCOPE_MIX_RING];
+} ScopeMix;
+
 typedef struct _ScopePad ScopePad;
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
@@ -135,9 +156,11 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   /* Cold, under scope_lock: the store's lists. */
   ScopeElement *next;
   guint64 dead_since;           /* when the store found it dead */
+  ScopeMix *mix;                /* a mixer's, kept with the slot; or NULL */
   /* Reset at reuse: everything from here on. */
   guint64 id;                   /* unique for the life of the process */
   gboolean is_source, is_sink, is_bin;
+  gboolean is_mixer;            /* outputs carry a ScopeMix entry */
   /* Labels, under scope_lock: the element's own name and its parent bin's
    * slot, learnt without GStreamer's locks (store.c); the pipeline and path
    * labels are made from them when they are read. */
@@ -196,6 +219,7 @@ ScopePad *scope_pad_lookup (GstPad * pad, guint64 * state);
 void scope_element_learn (GstElement * element);
 void scope_pads_linked (GstPad * src, GstPad * sink, gboolean linked);
 void scope_element_removed (GstElement * element);
+void scope_pad_added (GstElement * element, GstPad * pad);
 void scope_pad_removed (GstPad * pad);
 /* The element downstream of src pad p, through ghost pads, or NULL. */
 ScopeElement *scope_pad_downstream (ScopePad * p);

@@ -496,6 +496,25 @@ scope_ring_grow (ScopePad * p, ScopeRing * r)
   g_free (pad);
 }
 
+/* A mixer makes each output from all its inputs (see ScopeMix); other
+ * elements with several inputs (muxers, funnel, input-selector) put one
+ * input's data in each output. The base classes of the mixers are in
+ * libgstvideo and libgstaudio: unknown until one is loaded. */
+static gboolean
+is_mixer (GstElement * element)
+{
+  static const gchar *const bases[] = { "GstVideoAggregator",
+    "GstAudioAggregator"
+  };
+  guint i;
+  for (i = 0; i < G_N_ELEMENTS (bases); i++) {
+    GType base = g_type_from_name (bases[i]);
+    if (base && g_type_is_a (G_OBJECT_TYPE (element), base))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 /* The element's slot, made if needed, with what can be learnt of it now
  * (see the top of this file). top: the caller may read a top-level bin's
  * name. Bounded recursion up the bins. */
@@ -515,6 +534,14 @@ element_get_locked (GstElement * element, gboolean top, gint depth)
     e->is_bin = GST_IS_BIN (element);
     e->is_source = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SOURCE);
     e->is_sink = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK);
+    if (is_mixer (element)) {
+      /* Its ring, kept with the slot (a reference to an entry may outlive
+       * the element): allocated once, before the flag is seen. Its head
+       * goes on counting, so that no old reference matches a new entry. */
+      if (!e->mix)
+        e->mix = g_aligned_alloc0 (1, sizeof (ScopeMix), SCOPE_CACHE_LINE);
+      e->is_mixer = TRUE;
+    }
     slot_publish (e);
     tag_set ((GObject *) element, &e->state);
   }
@@ -746,6 +773,44 @@ scope_element_removed (GstElement * element)
   if (e)
     kill (e);
   mark_removed_locked ((GObject *) element);
+  g_mutex_unlock (&scope_lock);
+}
+
+/* The pad was added to element. A pad seen before it had a parent (an
+ * element that pushes its sticky events on a new pad before adding it, as
+ * rtpptdemux does) got a transparent slot, which would stay transparent:
+ * now that its element is known it gets a slot of that element, with the
+ * segment and peer the old one learnt. */
+void
+scope_pad_added (GstElement * element, GstPad * pad)
+{
+  ScopePad *p, *q, *peer;
+
+  /* Most pads are added before any hook saw them: no tag, nothing to do,
+   * and no need for scope_lock (every element's construction comes here). */
+  if (GST_OBJECT_PARENT (pad) != (GstObject *) element || GST_IS_BIN (element)
+      || !g_object_get_qdata ((GObject *) pad, scope_slot_quark))
+    return;
+  g_mutex_lock (&scope_lock);
+  p = tag_get_locked ((GObject *) pad);
+  if (p && p->transparent) {
+    kill (p);
+    q = pad_get_locked (pad, NULL);
+    if (q != p) {
+      guint seq = __atomic_load_n (&p->seg_seq, __ATOMIC_ACQUIRE);
+      /* The pad's pusher is the thread adding it: the segment is still. */
+      if (seq != 0 && !(seq & 1)) {
+        q->seg = p->seg;
+        __atomic_store_n (&q->seg_seq, 2, __ATOMIC_RELEASE);
+      }
+      peer = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
+      if (peer) {
+        __atomic_store_n (&q->peer, peer, __ATOMIC_RELEASE);
+        if (__atomic_load_n (&peer->peer, __ATOMIC_ACQUIRE) == p)
+          __atomic_store_n (&peer->peer, q, __ATOMIC_RELEASE);
+      }
+    }
+  }
   g_mutex_unlock (&scope_lock);
 }
 
