@@ -42,7 +42,7 @@ const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
 #define thr scope_thread
 
 /* The slot of pad, through the thread's cache: a hit needs the slot in
- * the state it was cached in (not dead, not reused) and its element alive.
+ * the state it was cached in (not dead, not reused).
  * A hit leaves the set as it is (two pads of one set used in turn would
  * otherwise swap on every buffer); a miss refreshes a stale entry of the
  * same pad in place, or makes room at the front of the set. */
@@ -59,8 +59,10 @@ pad_get (ScopeThread * t, GstPad * pad)
   for (w = 0; w < SCOPE_PAD_WAYS; w++) {
     if (G_LIKELY (s->pad[w] == pad)) {
       p = s->slot[w];
-      if (G_LIKELY (scope_state (p) == s->state[w]
-              && (p->transparent || !scope_dead (p->elem))))
+      /* The pad's state only: an element that dies takes its pads' slots
+       * with it (scope_element_removed, and the sweep before any slot is
+       * reused), and a finalized element's pads were removed first. */
+      if (G_LIKELY (scope_state (p) == s->state[w]))
         return p;
       goto refresh;
     }

@@ -26,7 +26,7 @@ scope_memory_of (gconstpointer buf)
 #define SCOPE_MEMORY_OF(buf) scope_memory_of (buf)
 #endif
 
-static inline guint64
+INLINE guint64
 ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
     guint64 rt_end, guint64 ts, guint64 origin_ts, ScopeElement * origin)
 {
@@ -111,7 +111,7 @@ ring_matched (ScopeRing * r, guint64 idx)
 
 /* Records an arrival on sink pad p (the producer, on p's streaming thread):
  * returns its index + 1. */
-static inline guint64
+INLINE guint64
 ring_record (ScopePad * p, ScopeRing * r, gconstpointer buf, guint64 size,
     guint64 rt, guint64 rt_end, guint64 ts, guint64 origin_ts,
     ScopeElement * origin)

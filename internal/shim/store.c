@@ -770,8 +770,15 @@ scope_element_removed (GstElement * element)
     for (x = elements; x; x = x->next)
       if (x != e && descends_from (x, e))
         kill (x);
-  if (e)
+  if (e) {
+    ScopePad *p;
     kill (e);
+    /* Its pads die with it, now rather than at the next sweep: the
+     * threads' pad caches check only the pad's state. */
+    for (p = pads; p; p = p->next)
+      if (!p->transparent && scope_dead (p->elem))
+        kill (p);
+  }
   mark_removed_locked ((GObject *) element);
   g_mutex_unlock (&scope_lock);
 }
