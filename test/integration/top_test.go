@@ -297,9 +297,9 @@ func TestTopCPU(t *testing.T) {
 
 	// Over 3 s, not 1: the CPU counter moves when the sampler reads the
 	// threads' clocks (every 100 ms at 100 Hz; half-second windows read
-	// 17-26%). Within 5 points, as the pyroscope tests' shares: one run in
-	// four or so reads 16.2%, on 1 s and 3 s windows alike (not explained
-	// yet; scraping the counter directly every 0.5 s never showed it).
+	// 17-26%). Within 3 points. One run in four or five used to read 16%:
+	// tick-driven CPU timers met this live pipeline's 10 ms cycle at one
+	// phase per run, some runs at the edges of the burn (see cputimer.c).
 	out, err := exec.Command("sh", "-c", fmt.Sprintf("%s top -n 2 -interval 3s -sort c %s | cat", bin, url)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("top: %v\n%s", err, out)
@@ -327,7 +327,7 @@ func TestTopCPU(t *testing.T) {
 	if first != "scopeburn0" {
 		t.Errorf("sorted by CPU, %s comes first:\n%s", first, last)
 	}
-	if burn < 15 || burn > 25 {
+	if burn < 17 || burn > 23 {
 		t.Errorf("scopeburn0 CPU %.1f%%, it burns 2 ms per buffer at 100/s: 20%%\n%s", burn, last)
 	}
 	t.Logf("\n%s", last)
