@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"maps"
 	"math"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +13,9 @@ import (
 // Codec libraries run their own threads (x264's frame threads, libav's
 // frame threads), which run no GStreamer hook and inherit the name of the
 // streaming thread that opened the codec. Their CPU belongs to the element
-// that owns the codec: in the profile (pipeline → element → thread:<name>)
-// and in gstreamer_element_cpu_seconds_total.
+// that owns the codec: in the profile (the element's stack → workers:<element>,
+// never a frame named after the borrowed thread name) and in
+// gstreamer_element_cpu_seconds_total.
 //
 // The ground truth is A/B runs without any tracer, from the process's CPU
 // clock: x264enc costs what `src ! x264enc ! fakesink` uses over
@@ -123,6 +125,7 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 					name, e, self+threads, self, threads, c, cpu)
 			}
 			inWorkers = append(inWorkers, workers)
+			workerFrames(t, f, "enc", "dec")
 			// The codec threads carry the streaming thread's name; at the
 			// root, that name is CPU nobody claimed.
 			unclaimed = append(unclaimed, float64(f.Roots["thread:videotestsrc0:s"])/1e9/cpu)
@@ -186,8 +189,69 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 	}
 }
 
+// vp8enc threads=4 behind a queue: libvpx's four threads carry the queue's
+// thread name (encq:src), and do most of the encoding. A burner before the
+// queue spends about as much again, so the share is not all or nothing;
+// good-quality mode (a deadline) keeps libvpx from trading quality for
+// speed as the machine's load moves, as its realtime mode does. The encoder's share
+// of the process CPU (its frames and its workers:enc frame, and its
+// counter) must be within 10 points of its share by A/B (the pipeline with
+// and without the encoder, no tracer), medians of interleaved rounds as
+// above; nothing may be left under thread:encq:src, and the flame graph has
+// one enc frame with its workers under it.
+func TestProfileVP8WorkerThreads(t *testing.T) {
+	if memoryChecker() != "" {
+		t.Skip("CPU shares mean nothing under a memory checker")
+	}
+	base := pyroscopeURL(t)
+	const (
+		src  = "videotestsrc num-buffers=150 ! video/x-raw,width=320,height=180 ! scopeburn cpu-us=1500 ! queue name=encq"
+		full = src + " ! vp8enc name=enc threads=4 deadline=1000000 cpu-used=8 ! fakesink"
+	)
+	median := func(v []float64) float64 {
+		s := slices.Clone(v)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	untraced := func(pipeline string) float64 {
+		return float64(measure(t, gstEnv(t, ""), pipeline).CPUNs) / 1e9
+	}
+	var cpuFull, cpuSrc, profile, count, unclaimed []float64
+	for round := range 5 {
+		cpuFull = append(cpuFull, untraced(full))
+		cpuSrc = append(cpuSrc, untraced(src+" ! fakesink"))
+		t.Logf("round %d, untraced CPU: with vp8enc %.3fs, without %.3fs", round, cpuFull[round], cpuSrc[round])
+		if round%2 != 0 {
+			continue
+		}
+		name := uniqueName("vp8")
+		r := measure(t, gstEnv(t, bothTracers, "GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+name,
+			"GST_PYROSCOPE_SAMPLE_RATE=1000"), full)
+		f := waitFlame(t, base, `{service_name="`+name+`"}`)
+		cpu := float64(r.CPUNs) / 1e9
+		self, threads := elementCPU(f, "enc")
+		c := counter(t, r, "gstreamer_element_cpu_seconds_total", labels("element", "enc"))
+		profile, count = append(profile, (self+threads)/cpu), append(count, c/cpu)
+		unclaimed = append(unclaimed, float64(f.Roots["thread:encq:src"])/1e9/cpu)
+		t.Logf("traced run %s: enc %.3fs (%.3fs on the streaming thread, %.3fs in workers:enc), counter %.3fs, of %.3fs; thread:encq:src %.3fs",
+			name, self+threads, self, threads, c, cpu, float64(f.Roots["thread:encq:src"])/1e9)
+		workerFrames(t, f, "enc")
+	}
+	truth := (median(cpuFull) - median(cpuSrc)) / median(cpuFull)
+	for what, shares := range map[string][]float64{"profile": profile, "counter": count} {
+		if got := median(shares); math.Abs(got-truth) > 0.10 {
+			t.Errorf("vp8enc: the %s charges %.1f%% of the process CPU (runs %.3f), true share %.1f%% ± 10 points", what, got*100, shares, truth*100)
+		} else {
+			t.Logf("vp8enc: the %s charges %.1f%% (runs %.3f), true share %.1f%%", what, got*100, shares, truth*100)
+		}
+	}
+	if u := median(unclaimed); u > 0.03 {
+		t.Errorf("%.1f%% of the process CPU is under thread:encq:src, in no element (runs %.3f)", u*100, unclaimed)
+	}
+}
+
 // elementCPU is the CPU the profile charges to element e, in seconds: its
-// own frames, and the thread: frames right under it (its worker threads).
+// own frames, and the workers:e frames right under it (its worker threads).
 func elementCPU(f flame, e string) (self, threads float64) {
 	for p, ns := range f.Paths {
 		fr := strings.Split(p, ";")
@@ -195,9 +259,43 @@ func elementCPU(f flame, e string) (self, threads float64) {
 		switch {
 		case last == e:
 			self += float64(ns) / 1e9
-		case len(fr) >= 2 && fr[len(fr)-2] == e && strings.HasPrefix(last, "thread:"):
+		case len(fr) >= 2 && fr[len(fr)-2] == e && last == "workers:"+e:
 			threads += float64(ns) / 1e9
 		}
 	}
 	return self, threads
+}
+
+// workerFrames checks how the profile names worker threads: every frame
+// under an element that is not an element is its own workers:<element>
+// frame, no thread: frame hangs under an element, and each element is one
+// frame (its workers under it, not beside a second frame of its name).
+func workerFrames(t *testing.T, f flame, elems ...string) {
+	t.Helper()
+	for p, ns := range f.Paths {
+		fr := strings.Split(p, ";")
+		if ns == 0 {
+			continue
+		}
+		for i, name := range fr {
+			if i > 0 && strings.HasPrefix(name, "thread:") {
+				t.Errorf("a thread: frame under %s: %s", fr[i-1], p)
+			}
+			if w, ok := strings.CutPrefix(name, "workers:"); ok && (i == 0 || fr[i-1] != w) {
+				t.Errorf("%s not under its element: %s", name, p)
+			}
+		}
+	}
+	for _, e := range elems {
+		at := map[string]bool{}
+		for p := range f.Paths {
+			fr := strings.Split(p, ";")
+			if i := slices.Index(fr, e); i >= 0 {
+				at[strings.Join(fr[:i+1], ";")] = true
+			}
+		}
+		if len(at) != 1 {
+			t.Errorf("%s is at %d places in the flame graph: %v", e, len(at), slices.Sorted(maps.Keys(at)))
+		}
+	}
 }
