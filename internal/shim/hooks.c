@@ -23,7 +23,9 @@
  *   way: through frames on one thread, through the rings across threads, and
  *   from a push-pre to the chain-pre of the peer on the same thread.
  */
-#include "scope.h"
+#include "histogram.h"
+#include "runningtime.h"
+#include "match.h"
 
 const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
   1000, 2500, 5000,
@@ -37,44 +39,6 @@ const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
 };
 
 #define thr scope_thread
-
-#define RELAXED __ATOMIC_RELAXED
-#define add64(p, v) __atomic_fetch_add ((p), (v), RELAXED)
-#define NONE GST_CLOCK_TIME_NONE
-/* Called from a push and a list hook each: inlined, a call with seven
- * arguments cost ~10% of what they do. */
-#define INLINE static inline __attribute__ ((always_inline))
-
-/* The first bound at or above 2^(L-1), for values of bit length L. Bounds
- * are at least a factor 2 apart, so a value is in that bucket or the next:
- * one comparison instead of a search. Made from scope_bounds_ns above. */
-static const guint8 bucket_start[65] = {
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11,
-  12, 13, 14, 15, 16, 17, 18, 19, 19, 20, 21, 22, 22, 22, 22, 22, 22, 22, 22,
-  22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
-  22, 22, 22,
-};
-
-static inline guint
-bucket_of (guint64 ns)
-{
-  guint i = bucket_start[ns ? 64 - __builtin_clzll (ns) : 0];
-  return (i < SCOPE_NBOUNDS && ns > scope_bounds_ns[i]) ? i + 1 : i;
-}
-
-/* Records n observations of ns each (n > 1 for buffer lists). */
-static inline void
-observe (ScopeHist * h, guint64 ns, guint n)
-{
-  add64 (&h->counts[bucket_of (ns)], n);
-  add64 (&h->sum_ns, ns * n);
-}
-
-static inline guint64
-since (guint64 ts, guint64 start)
-{
-  return ts > start ? ts - start : 0;
-}
 
 /* The slot of pad, through the thread's cache: a hit needs the slot in
  * the state it was cached in (not dead, not reused) and its element alive.
@@ -174,235 +138,6 @@ frame_top (ScopeThread * t)
   return (d > 0 && d <= SCOPE_MAX_DEPTH) ? &t->f[d - 1] : NULL;
 }
 
-/* ---- running time ----
- * Buffers are matched across an element in running time: PTS (DTS when
- * there is none) through the segment of the pad that pushes them. Raw
- * timestamps are not comparable across encoders (GstVideoEncoder shifts
- * them by 1000 h, with a segment to match), running time is. */
-
-/* The segment event on src pad p, for its buffers; the writer is the
- * thread that pushes it (readers on the same thread, as a rule). */
-static void
-segment_store (ScopePad * p, const GstSegment * seg)
-{
-  guint seq = p->seg_seq;
-  __atomic_store_n (&p->seg_seq, seq | 1, RELAXED);
-  __atomic_thread_fence (__ATOMIC_RELEASE);
-  p->seg = *seg;
-  __atomic_store_n (&p->seg_seq, (seq | 1) + 1, __ATOMIC_RELEASE);
-}
-
-/* buf's running time on src pad p, and the end of its duration (NONE when
- * it has none); NONE when either is unknown or it lies outside the
- * segment. The common case (forward, rate 1, TIME) is computed inline. */
-static inline guint64
-running_time (ScopePad * p, GstBuffer * buf, guint64 * end)
-{
-  guint64 pos = GST_BUFFER_PTS (buf), dur = GST_BUFFER_DURATION (buf);
-  guint64 start, stop, base, offset, rt;
-  gdouble rate;
-  GstFormat format;
-  guint seq;
-
-  *end = NONE;
-  if (pos == NONE)
-    pos = GST_BUFFER_DTS (buf);
-  seq = __atomic_load_n (&p->seg_seq, __ATOMIC_ACQUIRE);
-  if (pos == NONE || seq == 0 || (seq & 1))
-    return NONE;
-  format = p->seg.format;
-  rate = p->seg.rate;
-  start = p->seg.start;
-  stop = p->seg.stop;
-  base = p->seg.base;
-  offset = p->seg.offset;
-  if (G_UNLIKELY (rate != 1.0)) {
-    GstSegment seg = p->seg;
-    __atomic_thread_fence (__ATOMIC_ACQUIRE);
-    if (__atomic_load_n (&p->seg_seq, RELAXED) != seq
-        || format != GST_FORMAT_TIME)
-      return NONE;
-    rt = gst_segment_to_running_time (&seg, GST_FORMAT_TIME, pos);
-    if (rt != NONE && dur != NONE) {
-      guint64 e = gst_segment_to_running_time (&seg, GST_FORMAT_TIME,
-          rate > 0 ? pos + dur : pos);
-      *end = rate > 0 ? e : rt;
-      if (rate < 0)
-        rt = e;
-      if (*end == NONE || rt == NONE || *end <= rt)
-        *end = NONE;
-    }
-    return rt;
-  }
-  __atomic_thread_fence (__ATOMIC_ACQUIRE);
-  if (__atomic_load_n (&p->seg_seq, RELAXED) != seq
-      || format != GST_FORMAT_TIME)
-    return NONE;
-  if (pos < start || (stop != NONE && pos > stop) || pos < start + offset)
-    return NONE;
-  rt = pos - start - offset + base;
-  if (dur != NONE)
-    *end = rt + dur;
-  return rt;
-}
-
-/* ---- what entered a sink pad ---- */
-
-static inline guint64
-ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
-    guint64 rt_end, guint64 ts, guint64 origin_ts, ScopeElement * origin)
-{
-  guint64 head = r->head;
-  ScopeRingEntry *x = &r->e[head % SCOPE_RING];
-
-  __atomic_store_n (&x->seq, 0, RELAXED);
-  __atomic_thread_fence (__ATOMIC_RELEASE);
-  __atomic_store_n (&x->buf, buf, RELAXED);
-  __atomic_store_n (&x->size, size, RELAXED);
-  __atomic_store_n (&x->rt, rt, RELAXED);
-  __atomic_store_n (&x->rt_end, rt_end, RELAXED);
-  __atomic_store_n (&x->ts, ts, RELAXED);
-  __atomic_store_n (&x->origin_ts, origin_ts, RELAXED);
-  __atomic_store_n (&x->origin, origin, RELAXED);
-  __atomic_store_n (&x->seq, head + 1, __ATOMIC_RELEASE);
-  __atomic_store_n (&r->head, head + 1, __ATOMIC_RELEASE);
-  return head + 1;
-}
-
-/* Copies entry k of r into out if it is whole (written at k, and not
- * overwritten while being read). */
-static inline gboolean
-ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
-{
-  ScopeRingEntry *x = &r->e[k % SCOPE_RING];
-  guint64 seq = __atomic_load_n (&x->seq, __ATOMIC_ACQUIRE);
-  if (seq != k + 1)
-    return FALSE;
-  out->seq = seq;
-  out->buf = __atomic_load_n (&x->buf, RELAXED);
-  out->size = __atomic_load_n (&x->size, RELAXED);
-  out->rt = __atomic_load_n (&x->rt, RELAXED);
-  out->rt_end = __atomic_load_n (&x->rt_end, RELAXED);
-  out->ts = __atomic_load_n (&x->ts, RELAXED);
-  out->origin_ts = __atomic_load_n (&x->origin_ts, RELAXED);
-  out->origin = __atomic_load_n (&x->origin, RELAXED);
-  __atomic_thread_fence (__ATOMIC_ACQUIRE);
-  return __atomic_load_n (&x->seq, RELAXED) == seq;
-}
-
-/* How far past the best candidate a scan goes looking for an older input
- * that carried the same running time, or for one reordered before it. */
-#define SCOPE_SCAN_SLACK 32
-/* Running times this close are the same: RTP's 90 kHz timestamps come back
- * from jitterbuffers and depayloaders a nanosecond off, which would put a
- * frame into the previous one's span. */
-#define SCOPE_RT_SLACK (1 * GST_USECOND)
-
-/* The same buffer object: same address, and the same running time, or the
- * same size and a running time moved less than SCOPE_RETIME_NS (a
- * jitterbuffer correcting skew on the buffers it passes on). An address
- * alone could be a new buffer allocated where a freed input was. */
-#define SCOPE_RETIME_NS (100 * GST_MSECOND)
-static inline gboolean
-same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
-    guint64 rt)
-{
-  if (x->buf != buf)
-    return FALSE;
-  if (x->rt == NONE || rt == NONE)
-    return TRUE;
-  if (x->rt <= rt + SCOPE_RT_SLACK && rt <= x->rt + SCOPE_RT_SLACK)
-    return TRUE;
-  return x->size == size && (x->rt > rt ? x->rt - rt : rt - x->rt)
-      < SCOPE_RETIME_NS;
-}
-
-/* Finds the input of element e that carried the first sample of an output
- * buffer buf at running time rt:
- * 1. the same buffer (queues, jitterbuffers, tee): its newest entry;
- * 2. else the input whose running time span holds rt (an input without a
- *    duration holds everything up to the next one): the latest such, and of
- *    inputs at the same running time the earliest to arrive (a frame that
- *    a depayloader builds from packets arrived with its first packet).
- * Inputs are scanned newest first: an element holding frames (encoder
- * lookahead, decoder frame threads) has their inputs at the top. */
-static gboolean
-ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
-    ScopeRingEntry * out)
-{
-  gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
-  guint64 at = rt == NONE ? NONE : rt + SCOPE_RT_SLACK;
-  gboolean have = FALSE;
-  gint i;
-
-  for (i = 0; i < n; i++) {
-    ScopePad *in = __atomic_load_n (&e->inputs[i], __ATOMIC_ACQUIRE);
-    ScopeRing *r = in ? __atomic_load_n (&in->ring, __ATOMIC_ACQUIRE) : NULL;
-    guint64 head, lo, k, hint;
-    ScopeRingEntry x, best;
-    gboolean found = FALSE;
-    guint misses = 0;
-
-    if (!r)
-      continue;
-    head = __atomic_load_n (&r->head, __ATOMIC_ACQUIRE);
-    lo = MAX (__atomic_load_n (&r->valid_from, RELAXED),
-        head > SCOPE_RING ? head - SCOPE_RING : 0);
-    /* A queue's output is the buffer after its previous one. */
-    hint = __atomic_load_n (&r->hint, RELAXED);
-    if (hint >= lo && hint < head && ring_read (r, hint, &x)
-        && same_buffer (&x, buf, size, rt)) {
-      __atomic_store_n (&r->hint, hint + 1, RELAXED);
-      *out = x;
-      return TRUE;
-    }
-    for (k = head; k > lo; k--) {
-      if (!ring_read (r, k - 1, &x))
-        continue;
-      if (same_buffer (&x, buf, size, rt)) {
-        __atomic_store_n (&r->hint, k, RELAXED);
-        *out = x;
-        return TRUE;
-      }
-      if (rt == NONE || x.rt == NONE)
-        continue;
-      if (x.rt <= at && (x.rt_end == NONE || at < x.rt_end)
-          && (!found || x.rt + SCOPE_RT_SLACK >= best.rt)) {
-        best = x;
-        found = TRUE;
-        misses = 0;
-      } else if ((found || x.rt < rt) && ++misses > SCOPE_SCAN_SLACK) {
-        break;
-      }
-    }
-    if (found && (!have || best.rt > out->rt + SCOPE_RT_SLACK
-            || (best.rt + SCOPE_RT_SLACK >= out->rt && best.ts < out->ts))) {
-      *out = best;
-      have = TRUE;
-    }
-  }
-  return have;
-}
-
-/* The input being processed holds the output at rt, and no earlier input on
- * its pad has the same running time (then that one carried it first). */
-static inline gboolean
-frame_holds (const ScopeFrame * f, guint64 rt)
-{
-  guint64 at = rt + SCOPE_RT_SLACK;
-  ScopeRingEntry prev;
-  ScopeRing *r;
-
-  if (f->rt > at)
-    return FALSE;
-  if (f->rt + 2 * SCOPE_RT_SLACK >= at) {
-    r = f->pad ? f->pad->ring : NULL;
-    return !(r && f->idx >= 2 && ring_read (r, f->idx - 2, &prev)
-        && prev.rt != NONE && prev.rt + SCOPE_RT_SLACK >= f->rt);
-  }
-  return f->rt_end != NONE && at < f->rt_end;
-}
-
 /* A buffer (or the first of a list of n) leaves element e through src pad
  * sp. Its element latency runs from the arrival of the input that carried
  * its first sample: the input being processed when it holds the output (or
@@ -422,7 +157,8 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
   if (!(g_atomic_int_get (&scope_flags) & (SCOPE_FLAG_ELEMENT |
               SCOPE_FLAG_PIPELINE)))
     return;
-  rt = running_time (sp, buf, &rt_end);
+  rt = running_time (sp, GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf),
+      GST_BUFFER_DURATION (buf), &rt_end);
   if (f && f->elem == e) {
     /* A pad that had no segment pushed on it (tee's request pads get
      * theirs copied): the same buffer has the same running time. */

@@ -1,0 +1,181 @@
+package shim
+
+// The hot path's algorithms (histogram.h, runningtime.h, match.h), callable
+// from Go for their tests (algorithms_test.go): cgo is not allowed in
+// _test.go files, so the wrappers live here, as go-sqlite3 keeps its
+// test-only helpers. Nothing in the plugin calls them.
+
+/*
+#include "histogram.h"
+#include "runningtime.h"
+#include "match.h"
+
+static guint
+algo_bucket_of (guint64 ns)
+{
+  return bucket_of (ns);
+}
+
+static guint64
+algo_running_time (ScopePad * p, GstFormat format, gdouble rate,
+    guint64 start, guint64 stop, guint64 base, guint64 offset,
+    guint64 pts, guint64 dts, guint64 dur, guint64 * end)
+{
+  GstSegment seg;
+  gst_segment_init (&seg, format);
+  seg.rate = rate;
+  seg.start = start;
+  seg.stop = stop;
+  seg.base = base;
+  seg.offset = offset;
+  seg.time = start;
+  seg.position = start;
+  segment_store (p, &seg);
+  return running_time (p, pts, dts, dur, end);
+}
+
+// An element with n sink pads, each with a ring, as the store makes them.
+static ScopeElement *
+algo_element_new (gint n)
+{
+  ScopeElement *e = scope_alloc (ScopeElement);
+  gint i;
+  for (i = 0; i < n && i < SCOPE_MAX_INPUTS; i++) {
+    ScopePad *p = scope_alloc (ScopePad);
+    p->sink = TRUE;
+    p->elem = e;
+    p->ring = p->ring_mem = scope_alloc (ScopeRing);
+    e->inputs[i] = p;
+  }
+  e->n_inputs = MIN (n, SCOPE_MAX_INPUTS);
+  return e;
+}
+
+static void
+algo_element_free (ScopeElement * e)
+{
+  gint i;
+  for (i = 0; i < e->n_inputs; i++) {
+    g_aligned_free (e->inputs[i]->ring_mem);
+    g_aligned_free (e->inputs[i]);
+  }
+  g_aligned_free (e);
+}
+
+static guint64
+algo_put (ScopeElement * e, gint i, guintptr buf, guint64 size, guint64 rt,
+    guint64 rt_end, guint64 ts)
+{
+  return ring_put (e->inputs[i]->ring, (gconstpointer) buf, size, rt, rt_end,
+      ts, ts, NULL);
+}
+
+static void
+algo_flush (ScopeElement * e, gint i)
+{
+  ScopeRing *r = e->inputs[i]->ring;
+  r->valid_from = r->head;
+}
+
+static gboolean
+algo_match (ScopeElement * e, guintptr buf, guint64 size, guint64 rt,
+    guint64 * ts)
+{
+  ScopeRingEntry x = { 0 };
+  if (!ring_match (e, (gconstpointer) buf, size, rt, &x))
+    return FALSE;
+  *ts = x.ts;
+  return TRUE;
+}
+
+// Whether the input last put on pad i, being processed, holds an output at
+// rt (frame_holds with the frame enter() would have opened for it).
+static gboolean
+algo_holds (ScopeElement * e, gint i, guint64 rt)
+{
+  ScopeRing *r = e->inputs[i]->ring;
+  ScopeRingEntry x;
+  ScopeFrame f = { 0 };
+  if (r->head == 0 || !ring_read (r, r->head - 1, &x))
+    return FALSE;
+  f.pad = e->inputs[i];
+  f.elem = e;
+  f.rt = x.rt;
+  f.rt_end = x.rt_end;
+  f.idx = r->head;
+  return frame_holds (&f, rt);
+}
+*/
+import "C"
+
+// None is GST_CLOCK_TIME_NONE: no time.
+const None = ^uint64(0)
+
+// BucketBounds are the histograms' bucket upper bounds in nanoseconds.
+func BucketBounds() []uint64 {
+	b := make([]uint64, C.SCOPE_NBOUNDS)
+	for i := range b {
+		b[i] = uint64(C.scope_bounds_ns[i])
+	}
+	return b
+}
+
+// BucketOf is the bucket bucket_of puts ns in (len(BucketBounds()): +Inf).
+func BucketOf(ns uint64) int { return int(C.algo_bucket_of(C.guint64(ns))) }
+
+// Segment is a SEGMENT event's fields that running time depends on.
+type Segment struct {
+	Format                    int // GstFormat: 3 is TIME
+	Rate                      float64
+	Start, Stop, Base, Offset uint64
+}
+
+// FormatTime is GST_FORMAT_TIME.
+const FormatTime = int(C.GST_FORMAT_TIME)
+
+// RunningTime is running_time() for a buffer pushed on a pad whose last
+// segment is seg: its running time and the end of its duration (None:
+// unknown).
+func RunningTime(seg Segment, pts, dts, dur uint64) (rt, end uint64) {
+	p := (*C.ScopePad)(C.g_malloc0(C.sizeof_ScopePad))
+	defer C.g_free(C.gpointer(p))
+	var e C.guint64
+	rt = uint64(C.algo_running_time(p, C.GstFormat(seg.Format), C.gdouble(seg.Rate),
+		C.guint64(seg.Start), C.guint64(seg.Stop), C.guint64(seg.Base), C.guint64(seg.Offset),
+		C.guint64(pts), C.guint64(dts), C.guint64(dur), &e))
+	return rt, uint64(e)
+}
+
+// Matcher is an element with sink pads whose rings record what entered,
+// for matching outputs with inputs as the hooks do. Buffers are compared
+// by identity only (never dereferenced): any distinct numbers do.
+type Matcher struct{ e *C.ScopeElement }
+
+// NewMatcher makes an element with n sink pads (at most 8). Free it.
+func NewMatcher(n int) *Matcher { return &Matcher{C.algo_element_new(C.gint(n))} }
+
+// Free releases the element and its rings.
+func (m *Matcher) Free() { C.algo_element_free(m.e) }
+
+// Put records that buf entered sink pad i at ts with running time
+// [rt, rtEnd) (rtEnd None: no duration).
+func (m *Matcher) Put(i int, buf uintptr, size, rt, rtEnd, ts uint64) {
+	C.algo_put(m.e, C.gint(i), C.guintptr(buf), C.guint64(size), C.guint64(rt), C.guint64(rtEnd), C.guint64(ts))
+}
+
+// Flush forgets what entered pad i before now (a FLUSH_STOP upstream).
+func (m *Matcher) Flush(i int) { C.algo_flush(m.e, C.gint(i)) }
+
+// Match is ring_match for an output buffer: the arrival time of the input
+// it is matched with, and whether there is one.
+func (m *Matcher) Match(buf uintptr, size, rt uint64) (ts uint64, ok bool) {
+	var t C.guint64
+	ok = C.algo_match(m.e, C.guintptr(buf), C.guint64(size), C.guint64(rt), &t) != 0
+	return uint64(t), ok
+}
+
+// Holds is frame_holds: whether the input last put on pad i, while it is
+// being processed, holds an output at running time rt.
+func (m *Matcher) Holds(i int, rt uint64) bool {
+	return C.algo_holds(m.e, C.gint(i), C.guint64(rt)) != 0
+}

@@ -1,0 +1,167 @@
+/* match.h: what entered an element's sink pads (one ring per pad) and the
+ * matching of each output with the input that carried its first sample.
+ * Tested on their own: algorithms.go. */
+#ifndef GSTSCOPE_MATCH_H
+#define GSTSCOPE_MATCH_H
+
+#include "hot.h"
+#include "runningtime.h"
+
+/* ---- what entered a sink pad ---- */
+
+static inline guint64
+ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
+    guint64 rt_end, guint64 ts, guint64 origin_ts, ScopeElement * origin)
+{
+  guint64 head = r->head;
+  ScopeRingEntry *x = &r->e[head % SCOPE_RING];
+
+  __atomic_store_n (&x->seq, 0, RELAXED);
+  __atomic_thread_fence (__ATOMIC_RELEASE);
+  __atomic_store_n (&x->buf, buf, RELAXED);
+  __atomic_store_n (&x->size, size, RELAXED);
+  __atomic_store_n (&x->rt, rt, RELAXED);
+  __atomic_store_n (&x->rt_end, rt_end, RELAXED);
+  __atomic_store_n (&x->ts, ts, RELAXED);
+  __atomic_store_n (&x->origin_ts, origin_ts, RELAXED);
+  __atomic_store_n (&x->origin, origin, RELAXED);
+  __atomic_store_n (&x->seq, head + 1, __ATOMIC_RELEASE);
+  __atomic_store_n (&r->head, head + 1, __ATOMIC_RELEASE);
+  return head + 1;
+}
+
+/* Copies entry k of r into out if it is whole (written at k, and not
+ * overwritten while being read). */
+static inline gboolean
+ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
+{
+  ScopeRingEntry *x = &r->e[k % SCOPE_RING];
+  guint64 seq = __atomic_load_n (&x->seq, __ATOMIC_ACQUIRE);
+  if (seq != k + 1)
+    return FALSE;
+  out->seq = seq;
+  out->buf = __atomic_load_n (&x->buf, RELAXED);
+  out->size = __atomic_load_n (&x->size, RELAXED);
+  out->rt = __atomic_load_n (&x->rt, RELAXED);
+  out->rt_end = __atomic_load_n (&x->rt_end, RELAXED);
+  out->ts = __atomic_load_n (&x->ts, RELAXED);
+  out->origin_ts = __atomic_load_n (&x->origin_ts, RELAXED);
+  out->origin = __atomic_load_n (&x->origin, RELAXED);
+  __atomic_thread_fence (__ATOMIC_ACQUIRE);
+  return __atomic_load_n (&x->seq, RELAXED) == seq;
+}
+
+/* How far past the best candidate a scan goes looking for an older input
+ * that carried the same running time, or for one reordered before it. */
+#define SCOPE_SCAN_SLACK 32
+/* Running times this close are the same: RTP's 90 kHz timestamps come back
+ * from jitterbuffers and depayloaders a nanosecond off, which would put a
+ * frame into the previous one's span. */
+#define SCOPE_RT_SLACK (1 * GST_USECOND)
+
+/* The same buffer object: same address, and the same running time, or the
+ * same size and a running time moved less than SCOPE_RETIME_NS (a
+ * jitterbuffer correcting skew on the buffers it passes on). An address
+ * alone could be a new buffer allocated where a freed input was. */
+#define SCOPE_RETIME_NS (100 * GST_MSECOND)
+static inline gboolean
+same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
+    guint64 rt)
+{
+  if (x->buf != buf)
+    return FALSE;
+  if (x->rt == NONE || rt == NONE)
+    return TRUE;
+  if (x->rt <= rt + SCOPE_RT_SLACK && rt <= x->rt + SCOPE_RT_SLACK)
+    return TRUE;
+  return x->size == size && (x->rt > rt ? x->rt - rt : rt - x->rt)
+      < SCOPE_RETIME_NS;
+}
+
+/* Finds the input of element e that carried the first sample of an output
+ * buffer buf at running time rt:
+ * 1. the same buffer (queues, jitterbuffers, tee): its newest entry;
+ * 2. else the input whose running time span holds rt (an input without a
+ *    duration holds everything up to the next one): the latest such, and of
+ *    inputs at the same running time the earliest to arrive (a frame that
+ *    a depayloader builds from packets arrived with its first packet).
+ * Inputs are scanned newest first: an element holding frames (encoder
+ * lookahead, decoder frame threads) has their inputs at the top. */
+static inline gboolean
+ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
+    ScopeRingEntry * out)
+{
+  gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
+  guint64 at = rt == NONE ? NONE : rt + SCOPE_RT_SLACK;
+  gboolean have = FALSE;
+  gint i;
+
+  for (i = 0; i < n; i++) {
+    ScopePad *in = __atomic_load_n (&e->inputs[i], __ATOMIC_ACQUIRE);
+    ScopeRing *r = in ? __atomic_load_n (&in->ring, __ATOMIC_ACQUIRE) : NULL;
+    guint64 head, lo, k, hint;
+    ScopeRingEntry x, best;
+    gboolean found = FALSE;
+    guint misses = 0;
+
+    if (!r)
+      continue;
+    head = __atomic_load_n (&r->head, __ATOMIC_ACQUIRE);
+    lo = MAX (__atomic_load_n (&r->valid_from, RELAXED),
+        head > SCOPE_RING ? head - SCOPE_RING : 0);
+    /* A queue's output is the buffer after its previous one. */
+    hint = __atomic_load_n (&r->hint, RELAXED);
+    if (hint >= lo && hint < head && ring_read (r, hint, &x)
+        && same_buffer (&x, buf, size, rt)) {
+      __atomic_store_n (&r->hint, hint + 1, RELAXED);
+      *out = x;
+      return TRUE;
+    }
+    for (k = head; k > lo; k--) {
+      if (!ring_read (r, k - 1, &x))
+        continue;
+      if (same_buffer (&x, buf, size, rt)) {
+        __atomic_store_n (&r->hint, k, RELAXED);
+        *out = x;
+        return TRUE;
+      }
+      if (rt == NONE || x.rt == NONE)
+        continue;
+      if (x.rt <= at && (x.rt_end == NONE || at < x.rt_end)
+          && (!found || x.rt + SCOPE_RT_SLACK >= best.rt)) {
+        best = x;
+        found = TRUE;
+        misses = 0;
+      } else if ((found || x.rt < rt) && ++misses > SCOPE_SCAN_SLACK) {
+        break;
+      }
+    }
+    if (found && (!have || best.rt > out->rt + SCOPE_RT_SLACK
+            || (best.rt + SCOPE_RT_SLACK >= out->rt && best.ts < out->ts))) {
+      *out = best;
+      have = TRUE;
+    }
+  }
+  return have;
+}
+
+/* The input being processed holds the output at rt, and no earlier input on
+ * its pad has the same running time (then that one carried it first). */
+static inline gboolean
+frame_holds (const ScopeFrame * f, guint64 rt)
+{
+  guint64 at = rt + SCOPE_RT_SLACK;
+  ScopeRingEntry prev;
+  ScopeRing *r;
+
+  if (f->rt > at)
+    return FALSE;
+  if (f->rt + 2 * SCOPE_RT_SLACK >= at) {
+    r = f->pad ? f->pad->ring : NULL;
+    return !(r && f->idx >= 2 && ring_read (r, f->idx - 2, &prev)
+        && prev.rt != NONE && prev.rt + SCOPE_RT_SLACK >= f->rt);
+  }
+  return f->rt_end != NONE && at < f->rt_end;
+}
+
+#endif
