@@ -13,11 +13,14 @@ the request-metrics signal, the way a user's application would. Prints JSON:
    "props": {"elem:prop": value},
    "run_ns": wall time from PLAYING to EOS,
    "cpu_ns": the process's CPU time over the same span,
-   "cpu_total_ns": the process's CPU time from its start to the output}
+   "cpu_total_ns": the process's CPU time from its start to the output,
+   "threads": {"TID": [name, CPU ns over the span from PLAYING to EOS]},
+   "thread_of": {"elem:pad": TID of the thread that pushed its first buffer}}
 
 Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
                   [--probe ELEM:PAD ...] [--query ELEM:PAD ...]
                   [--prop ELEM:PROPERTY ...] [--deinit] [--eos-others]
+                  [--threads] [--thread-of ELEM:PAD ...]
 
 A probe record is the buffer's PTS (GST_CLOCK_TIME_NONE, 2^64-1, when it
 has none), the monotonic time it passed the pad, its running time on that pad
@@ -27,11 +30,20 @@ timestamp is outside the segment) and its duration (-1 when it has none).
 
 --eos-others: once the first pipeline reaches EOS, the others get an EOS
 event 500 ms later (a receiver whose udpsrc never ends on its own).
+--threads reads each thread's CPU from the kernel (/proc/self/task/*/
+schedstat, nanoseconds on a CPU) at PLAYING and at EOS: the ground truth of
+a thread's share of the process's CPU. A thread that exited before EOS is
+not listed; one that started after PLAYING counts from 0.
+--thread-of ELEM:PAD notes which thread pushes buffers through the pad (the
+first buffer's; the probe then removes itself): names say little, as codec
+libraries' threads inherit the name of the streaming thread that made them.
 --deinit calls gst_deinit() before exiting, as gst-launch does; without it
 the process just exits, as many applications do.
 """
 import json
+import os
 import sys
+import threading
 import time
 
 import gi
@@ -62,15 +74,34 @@ def running_time(pad, buf):
     return -1 if rt == Gst.CLOCK_TIME_NONE else rt
 
 
+def thread_cpu():
+    """{tid: (name, CPU ns)} of this process's threads, from the kernel."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/comm" % tid) as f:
+                name = f.read().rstrip("\n")
+            with open("/proc/self/task/%s/schedstat" % tid) as f:
+                ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile
+        out[tid] = (name, ns)
+    return out
+
+
 def main(argv):
     Gst.init(None)
-    descs, probes, queries, props = [], [], [], []
-    deinit = eos_others = False
+    descs, probes, queries, props, thread_of = [], [], [], [], []
+    deinit = eos_others = threads = False
     i, name = 0, None
     while i < len(argv):
         a = argv[i]
         if a == "--deinit":
             deinit = True
+            i += 1
+            continue
+        if a == "--threads":
+            threads = True
             i += 1
             continue
         if a == "--eos-others":
@@ -79,6 +110,8 @@ def main(argv):
             continue
         if a == "--prop":
             props.append(argv[i + 1])
+        elif a == "--thread-of":
+            thread_of.append(argv[i + 1])
         elif a == "--probe":
             probes.append(argv[i + 1])
         elif a == "--query":
@@ -132,6 +165,16 @@ def main(argv):
         seen[spec] = []
         lookup(spec).add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_buffer, spec)
 
+    tids = {}
+
+    def on_first(pad, info, key):
+        tids[key] = threading.get_native_id()
+        return Gst.PadProbeReturn.REMOVE
+
+    for spec in thread_of:
+        lookup(spec).add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_first, spec)
+
+    tcpu0 = thread_cpu() if threads else {}
     t0, cpu0 = time.monotonic_ns(), time.process_time_ns()
     # Receivers listen before the first pipeline sends.
     for p in (pipelines[::-1] if eos_others else pipelines):
@@ -148,6 +191,11 @@ def main(argv):
             raise SystemExit("pipeline %s did not reach EOS: %s" % (
                 p.get_name(), msg.parse_error() if msg else "timeout"))
     run_ns, cpu_ns = time.monotonic_ns() - t0, time.process_time_ns() - cpu0
+    tcpu = {}
+    if threads:
+        for tid, (tname, ns) in thread_cpu().items():
+            before = tcpu0.get(tid)
+            tcpu[tid] = [tname, ns - (before[1] if before and before[0] == tname else 0)]
     values = {}
     for spec in props:
         elem, prop = spec.split(":")
@@ -164,6 +212,7 @@ def main(argv):
         p.set_state(Gst.State.NULL)
     json.dump({"metrics": metrics, "probes": seen, "queries": answers,
                "props": values, "run_ns": run_ns, "cpu_ns": cpu_ns,
+               "threads": tcpu, "thread_of": tids,
                "cpu_total_ns": time.process_time_ns()}, sys.stdout)
     sys.stdout.flush()
     if deinit:
