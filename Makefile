@@ -24,10 +24,13 @@ TESTPLUGIN := build-test/libgstscopetest.so
 
 all: build
 
+# Debian packages, only those the target uses (scripts/deps.sh).
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh test
+deps-%:
+	@scripts/deps.sh $*
 
-build: deps $(PLUGIN)
+build: deps-build $(PLUGIN)
 
 $(PLUGIN): $(SOURCES)
 	$(GO) build -buildmode=c-shared -o $@ ./cmd/gstscope
@@ -39,27 +42,27 @@ $(TESTPLUGIN): $(wildcard test/plugins/*.c test/plugins/*.h)
 	$(CC) -shared -fPIC -O2 -Wall -o $@ $(filter %.c,$^) \
 		$$(pkg-config --cflags --libs gstreamer-1.0 gstreamer-base-1.0)
 
-testplugin: deps $(TESTPLUGIN)
+testplugin: deps-build $(TESTPLUGIN)
 
 # The Pyroscope server the tests push to: built once into ~/.cache.
-pyroscope: deps
+pyroscope: deps-build
 	@scripts/pyroscope.sh >/dev/null
 
-demo: build
+demo: deps-demo build
 	@scripts/demo.sh
 
 # The README's pictures of the three views of gstscope-report, from a run of
 # a live encode/decode pipeline with both tracers (~20 s; not in make test).
-pictures: build pyroscope
+pictures: deps-pictures build pyroscope
 	@scripts/pictures.sh
 
-unit: deps
+unit: deps-build
 	$(GO) vet ./...
 	$(GO) test ./internal/...
 
 TESTENV = GSTSCOPE_PLUGIN=$(CURDIR)/$(PLUGIN) GSTSCOPE_TEST_PLUGIN=$(CURDIR)/$(TESTPLUGIN)
 
-integration: build testplugin pyroscope
+integration: deps build testplugin pyroscope
 	$(TESTENV) $(GO) test -count=1 -timeout 15m ./test/...
 
 test: deps build testplugin pyroscope
@@ -76,7 +79,7 @@ install: build
 clean:
 	rm -rf $(BUILD) build-asan build-test
 
-memcheck: build
+memcheck: deps build
 	@scripts/memcheck.sh
 
 # The plugin built with -asan into build-asan, under every integration test.

@@ -1,6 +1,6 @@
 module github.com/gstscope/gstscope
 
-go 1.26.8
+go 1.26
 
 require (
 	github.com/charmbracelet/bubbletea v1.3.10

@@ -8,6 +8,7 @@
 // pipeline graph, flame writes the profile's flame graph as an SVG.
 //
 //	examples/request-metrics.py "..." | go run ./cmd/gstscope-report
+//	go run ./cmd/gstscope-report metrics.prom   # GST_PROMETHEUS_TRACER_FILE
 //	go run ./cmd/gstscope-report -pyroscope http://localhost:4040 -service gstreamer
 //	go run ./cmd/gstscope-report top http://localhost:9100
 //	go run ./cmd/gstscope-report graph http://localhost:9100 -o pipeline.svg
@@ -63,8 +64,19 @@ func main() {
 		printTree(os.Stdout, root, *min)
 		return
 	}
+	// The exposition: a file (GST_PROMETHEUS_TRACER_FILE's), or stdin.
+	in := io.Reader(os.Stdin)
+	if flag.NArg() > 0 && flag.Arg(0) != "-" {
+		f, err := os.Open(flag.Arg(0))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gstscope-report:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		in = f
+	}
 	var p expfmt.TextParser
-	fams, err := p.TextToMetricFamilies(os.Stdin)
+	fams, err := p.TextToMetricFamilies(in)
 	if err != nil && err != io.EOF {
 		fmt.Fprintln(os.Stderr, "gstscope-report: cannot parse metrics:", err)
 		os.Exit(1)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gstscope/gstscope/internal/params"
 )
@@ -37,11 +38,24 @@ const EnvPort = "GST_PROMETHEUS_TRACER_PORT"
 // DefaultBindAddress is where the HTTP server listens unless told otherwise.
 const DefaultBindAddress = "0.0.0.0"
 
-// Config is what the tracer was asked to do. Port 0 means no HTTP server.
+// The file the exposition is written to, for jobs that end before anyone
+// scrapes them, and how often it is rewritten while they run.
+const (
+	EnvFile             = "GST_PROMETHEUS_TRACER_FILE"
+	EnvFileInterval     = "GST_PROMETHEUS_TRACER_FILE_INTERVAL"
+	DefaultFileInterval = 10 * time.Second
+	MinFileInterval     = time.Second
+	MaxFileInterval     = time.Hour
+)
+
+// Config is what the tracer was asked to do. Port 0 means no HTTP server,
+// File "" no file.
 type Config struct {
-	Flags       Flags
-	Port        int
-	BindAddress string
+	Flags        Flags
+	Port         int
+	BindAddress  string
+	File         string
+	FileInterval time.Duration
 }
 
 // Addr is the HTTP listen address, or "" when no server is wanted.
@@ -59,12 +73,12 @@ func joinHostPort(host string, port int) string {
 	return fmt.Sprintf("%s:%d", host, port)
 }
 
-var knownKeys = []string{"bind-address", "flags", "port"}
+var knownKeys = []string{"bind-address", "file", "file-interval", "flags", "port"}
 
 // ParseConfig validates params and the environment. Every problem becomes a
 // warning that names the value and what is used instead; it never fails.
 func ParseConfig(p params.Params, getenv func(string) string) (Config, []string) {
-	cfg := Config{Flags: AllFlags, BindAddress: DefaultBindAddress}
+	cfg := Config{Flags: AllFlags, BindAddress: DefaultBindAddress, FileInterval: DefaultFileInterval}
 	warn := p.Check(knownKeys...)
 	if v, ok := p.Fields["flags"]; ok {
 		cfg.Flags, warn = parseFlags(v, warn)
@@ -82,6 +96,22 @@ func ParseConfig(p params.Params, getenv func(string) string) (Config, []string)
 			warn = append(warn, fmt.Sprintf("port=%q: %v; no HTTP server", v, err))
 		}
 		cfg.Port = port
+	}
+	if v := strings.TrimSpace(getenv(EnvFile)); v != "" {
+		cfg.File = v
+	}
+	if v, ok := p.Fields["file"]; ok {
+		cfg.File = strings.TrimSpace(v)
+	}
+	for _, s := range []struct{ from, v string }{{EnvFileInterval, getenv(EnvFileInterval)}, {"file-interval", p.Fields["file-interval"]}} {
+		if s.v == "" {
+			continue
+		}
+		if d, err := parseInterval(s.v); err != nil {
+			warn = append(warn, fmt.Sprintf("%s=%q: %v; writing every %v", s.from, s.v, err, cfg.FileInterval))
+		} else {
+			cfg.FileInterval = d
+		}
 	}
 	if v, ok := p.Fields["bind-address"]; ok {
 		if a := strings.TrimSpace(strings.Trim(v, "[]")); a == "" {
@@ -111,6 +141,22 @@ func parseFlags(v string, warn []string) (Flags, []string) {
 		f = AllFlags
 	}
 	return f, warn
+}
+
+// parseInterval reads seconds ("10") or a Go duration ("1m30s").
+func parseInterval(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	d, err := time.ParseDuration(v)
+	if n, nerr := strconv.ParseFloat(v, 64); nerr == nil {
+		d, err = time.Duration(n*float64(time.Second)), nil
+	}
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("not a duration (seconds, or like 1m30s)")
+	case d < MinFileInterval || d > MaxFileInterval:
+		return 0, fmt.Errorf("out of range %v-%v", MinFileInterval, MaxFileInterval)
+	}
+	return d, nil
 }
 
 func parsePort(v string) (int, error) {

@@ -15,14 +15,18 @@ import (
 type Logger interface {
 	Warn(msg string)
 	Info(msg string)
+	// Problem is a problem the user must see without GST_DEBUG (also
+	// printed on stderr, once).
+	Problem(msg string)
 }
 
 // Tracer is the running Go side of one prometheus-latency-tracer.
 type Tracer struct {
 	cfg Config
 	reg *prometheus.Registry
-	srv *server.Server
-	log Logger
+	srv  *server.Server
+	file *fileWriter
+	log  Logger
 }
 
 // Start registers the collector and starts the HTTP server if a port is
@@ -35,13 +39,25 @@ func Start(cfg Config, snapshot func() *Snapshot, graph func() []byte, log Logge
 	if addr := cfg.Addr(); addr != "" {
 		srv, err := server.Start(addr, t.reg, graph, log.Warn)
 		if err != nil {
-			log.Warn(fmt.Sprintf("cannot serve metrics on %s: %v; metrics stay available through the request-metrics signal", addr, err))
+			log.Problem(fmt.Sprintf("cannot serve metrics on %s: %v; metrics are not served over HTTP (the request-metrics signal still works)", addr, err))
 		} else {
 			t.srv = srv
 			log.Info("serving metrics on http://" + srv.Addr() + "/metrics")
 		}
 	}
+	if cfg.File != "" {
+		t.file = startFileWriter(cfg.File, cfg.FileInterval, t.reg.Gather, log)
+		log.Info(fmt.Sprintf("writing metrics to %s every %v, at each EOS and at exit", cfg.File, cfg.FileInterval))
+	}
 	return t
+}
+
+// Checkpoint writes the file now, if there is one: a sink got EOS, or a
+// pipeline is shutting down.
+func (t *Tracer) Checkpoint() {
+	if t.file != nil {
+		t.file.write()
+	}
 }
 
 // Text is the exposition the HTTP server would serve now.
@@ -67,5 +83,9 @@ func (t *Tracer) Stop() {
 	if t.srv != nil {
 		t.srv.Stop(time.Second)
 		t.srv = nil
+	}
+	if t.file != nil {
+		t.file.close()
+		t.file = nil
 	}
 }

@@ -41,7 +41,7 @@ const (
 
 // Config is what the tracer was asked to do.
 type Config struct {
-	ServerURL      string // scheme and host, maybe a path prefix
+	ServerURL      string // scheme and host, maybe a path prefix; "": none (not uploaded)
 	TracerName     string // the application name in Pyroscope: service_name
 	SampleRate     int    // Hz
 	UploadInterval time.Duration
@@ -56,6 +56,9 @@ type Tag struct{ Key, Value string }
 
 // Redacted is the server URL as it may appear in a log.
 func (c Config) Redacted() string {
+	if c.ServerURL == "" {
+		return "(no server)"
+	}
 	u, err := url.Parse(c.ServerURL)
 	if err != nil {
 		return "(invalid URL)"
@@ -99,8 +102,11 @@ func ParseConfig(p params.Params, getenv func(string) string) (Config, []string)
 		}
 	}
 	if v, from, ok := get("server-url", EnvServerURL); ok {
+		// A mistyped URL never sends profiles to another server (the
+		// default one): the user meant a server, and it is not this one.
 		if u, err := checkURL(v); err != nil {
-			warn = append(warn, fmt.Sprintf("%s=%q: %v; using %s", from, redact(v), err, DefaultServerURL))
+			cfg.ServerURL = ""
+			warn = append(warn, fmt.Sprintf("%s=%q: %v; profiles are not uploaded", from, redact(v), err))
 		} else {
 			cfg.ServerURL = u
 		}
@@ -172,8 +178,17 @@ func ParseConfig(p params.Params, getenv func(string) string) (Config, []string)
 	return cfg, warn
 }
 
+// checkURL accepts an http or https URL; a host without a scheme
+// ("localhost:4040", "host/prefix") means http. Text that looks like a
+// mistyped scheme ("http:host", "alice:pw@host") is not taken for a host.
 func checkURL(v string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(v))
+	v = strings.TrimSpace(v)
+	if v != "" && !strings.Contains(v, "://") {
+		if i := strings.IndexByte(v, ':'); i < 0 || (i+1 < len(v) && v[i+1] >= '0' && v[i+1] <= '9') {
+			v = "http://" + v
+		}
+	}
+	u, err := url.Parse(v)
 	if err != nil {
 		return "", fmt.Errorf("not a URL")
 	}

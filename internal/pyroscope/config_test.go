@@ -122,6 +122,9 @@ func TestParseConfigParamsWinOverEnv(t *testing.T) {
 	}
 }
 
+// noServer: a URL that cannot be used sends nothing anywhere.
+func noServer(c *Config) { c.ServerURL = "" }
+
 func TestParseConfigInvalid(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -131,23 +134,24 @@ func TestParseConfigInvalid(t *testing.T) {
 		warns  [][]string
 	}{
 		// Server URL.
-		{"malformed URL", fields("server-url", "http://[::1"), nil, nil,
-			[][]string{{`server-url="http://[::1"`, "not a URL", "using http://localhost:4040"}}},
-		{"ftp scheme", fields("server-url", "ftp://host:4040"), nil, nil,
-			[][]string{{`server-url="ftp://host:4040"`, `unsupported scheme "ftp"`, "using http://localhost:4040"}}},
-		{"no scheme", fields("server-url", "localhost:4040"), nil, nil,
-			[][]string{{`server-url="localhost:4040"`, "unsupported scheme", "using http://localhost:4040"}}},
-		{"no host", fields("server-url", "http:///ingest"), nil, nil,
-			[][]string{{`server-url="http:///ingest"`, "no host", "using http://localhost:4040"}}},
-		{"query", fields("server-url", "http://host:4040/?tenant=x"), nil, nil,
-			[][]string{{`server-url="http://host:4040/?tenant=x"`, "no query", "using http://localhost:4040"}}},
-		{"fragment", fields("server-url", "http://host:4040/#x"), nil, nil,
-			[][]string{{`server-url="http://host:4040/#x"`, "no query or fragment", "using http://localhost:4040"}}},
-		{"bad env URL is named after the variable", params.Params{}, map[string]string{EnvServerURL: "ftp://h"}, nil,
-			[][]string{{`GST_PYROSCOPE_SERVER_URL="ftp://h"`, "using http://localhost:4040"}}},
+		{"malformed URL", fields("server-url", "http://[::1"), nil, noServer,
+			[][]string{{`server-url="http://[::1"`, "not a URL", "profiles are not uploaded"}}},
+		{"ftp scheme", fields("server-url", "ftp://host:4040"), nil, noServer,
+			[][]string{{`server-url="ftp://host:4040"`, `unsupported scheme "ftp"`, "profiles are not uploaded"}}},
+		// No scheme means http, never the default server.
+		{"no scheme", fields("server-url", "localhost:4140"), nil, func(c *Config) { c.ServerURL = "http://localhost:4140" }, nil},
+		{"no scheme, with a prefix", fields("server-url", "host:4140/p"), nil, func(c *Config) { c.ServerURL = "http://host:4140/p" }, nil},
+		{"no host", fields("server-url", "http:///ingest"), nil, noServer,
+			[][]string{{`server-url="http:///ingest"`, "no host", "profiles are not uploaded"}}},
+		{"query", fields("server-url", "http://host:4040/?tenant=x"), nil, noServer,
+			[][]string{{`server-url="http://host:4040/?tenant=x"`, "no query", "profiles are not uploaded"}}},
+		{"fragment", fields("server-url", "http://host:4040/#x"), nil, noServer,
+			[][]string{{`server-url="http://host:4040/#x"`, "no query or fragment", "profiles are not uploaded"}}},
+		{"bad env URL is named after the variable", params.Params{}, map[string]string{EnvServerURL: "ftp://h"}, noServer,
+			[][]string{{`GST_PYROSCOPE_SERVER_URL="ftp://h"`, "profiles are not uploaded"}}},
 		// A bad parameter is not replaced by the environment's value.
-		{"bad param URL does not fall back to env", fields("server-url", "ftp://h"), map[string]string{EnvServerURL: "http://env:1"}, nil,
-			[][]string{{`server-url="ftp://h"`, "using http://localhost:4040"}}},
+		{"bad param URL does not fall back to env", fields("server-url", "ftp://h"), map[string]string{EnvServerURL: "http://env:1"}, noServer,
+			[][]string{{`server-url="ftp://h"`, "profiles are not uploaded"}}},
 		{"URL is trimmed", fields("server-url", " http://host:1/p "), nil, func(c *Config) { c.ServerURL = "http://host:1/p" }, nil},
 
 		// Sample rate.
@@ -250,7 +254,7 @@ func TestParseConfigInvalid(t *testing.T) {
 			[][]string{{`unknown parameter "port"`}, {`unknown parameter "sample_rate"`, "sample-rate"}}},
 		{"unparsed", params.Params{Unparsed: true, Raw: "sample-rate=="}, nil, nil,
 			[][]string{{"cannot parse tracer parameters", `"sample-rate=="`, "using the defaults"}}},
-		{"several problems in order", fields("sample-rate", "0", "server-url", "ftp://h", "bogus", "1"), nil, nil,
+		{"several problems in order", fields("sample-rate", "0", "server-url", "ftp://h", "bogus", "1"), nil, noServer,
 			[][]string{{`unknown parameter "bogus"`}, {`server-url="ftp://h"`}, {`sample-rate="0"`}}},
 	}
 	for _, c := range cases {
@@ -282,13 +286,13 @@ func TestParseConfigNeverShowsPassword(t *testing.T) {
 		{"URL with credentials", fields("server-url", "http://alice:hunter2@host:4040"), nil,
 			"http://alice:xxxxx@host:4040", 0},
 		{"rejected URL with credentials", fields("server-url", "ftp://alice:hunter2@host"), nil,
-			DefaultServerURL, 1},
+			"(no server)", 1},
 		{"malformed URL with credentials", fields("server-url", "http://alice:hunter2@[::1"), nil,
-			DefaultServerURL, 1},
+			"(no server)", 1},
 		{"URL with credentials and a query", fields("server-url", "http://alice:hunter2@host/?q=1"), nil,
-			DefaultServerURL, 1},
+			"(no server)", 1},
 		{"env URL with credentials and bad port", noParams, map[string]string{EnvServerURL: "http://alice:hunter2@host:port"},
-			DefaultServerURL, 1},
+			"(no server)", 1},
 		{"password param", fields("basic-auth-password", secret, "basic-auth-user", "alice"), nil,
 			DefaultServerURL, 2},
 		{"env password without user", noParams, map[string]string{EnvPassword: secret}, DefaultServerURL, 1},

@@ -44,16 +44,19 @@ func sampleEvery(rate int, timers bool) time.Duration {
 func Start(cfg Config, stacks Stacks, log Logger) (*Tracer, error) {
 	cfg.SampleRate = min(max(cfg.SampleRate, 1), MaxSampleRate)
 	cfg.UploadInterval = max(cfg.UploadInterval, MinUploadInterval)
-	up, err := newUploader(cfg, log)
-	if err != nil {
-		return nil, err
+	var up *uploader
+	if cfg.ServerURL != "" {
+		var err error
+		if up, err = newUploader(cfg, log); err != nil {
+			return nil, err
+		}
 	}
 	t := &Tracer{
 		cfg: cfg, log: log, up: up, s: newSampler(stacks), name: ingestName(cfg),
 		done: make(chan struct{}), stop: make(chan struct{}),
 	}
 	how := "CPU timers on every streaming thread"
-	err = stacks.Start(cfg.SampleRate)
+	err := stacks.Start(cfg.SampleRate)
 	if err != nil {
 		how = "where threads are at each sample (less precise for threads that work in bursts)"
 		log.Warn(fmt.Sprintf("cannot use per-thread CPU timers: %v; charging CPU to %s", err, how))
@@ -139,6 +142,9 @@ func (t *Tracer) send(p *period, end time.Time) {
 		t.log.Warn("encoding a profile: " + err.Error())
 		return
 	}
+	if t.up == nil {
+		return
+	}
 	t.up.upload(&upstream.UploadJob{
 		Name:            t.name,
 		StartTime:       p.start,
@@ -163,6 +169,8 @@ func (t *Tracer) Stop() {
 		case <-time.After(FlushTimeout):
 		}
 		t.s.stacks.Stop()
-		t.up.stop(max(time.Until(deadline), 0))
+		if t.up != nil {
+			t.up.stop(max(time.Until(deadline), 0))
+		}
 	})
 }

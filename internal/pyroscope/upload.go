@@ -19,6 +19,9 @@ import (
 type Logger interface {
 	Warn(msg string)
 	Info(msg string)
+	// Problem is a problem the user must see without GST_DEBUG (also
+	// printed on stderr, once).
+	Problem(msg string)
 }
 
 // uploader sends profiles with the Pyroscope client's remote uploader (one
@@ -109,7 +112,7 @@ func (u *uploader) failed(reason string) {
 	if u.secret != "" {
 		reason = strings.ReplaceAll(reason, u.secret, "xxxxx")
 	}
-	u.log.Warn(fmt.Sprintf("cannot upload profiles to %s: %s; profiles are dropped until it answers (no further warning until then)", u.server, reason))
+	u.log.Problem(fmt.Sprintf("cannot upload profiles to %s: %s; profiles are dropped until it answers (no further warning until then)", u.server, reason))
 }
 
 func (u *uploader) succeeded() {

@@ -21,8 +21,9 @@ type fakeLog struct {
 	warns, info []string
 }
 
-func (l *fakeLog) Warn(msg string) { l.mu.Lock(); l.warns = append(l.warns, msg); l.mu.Unlock() }
-func (l *fakeLog) Info(msg string) { l.mu.Lock(); l.info = append(l.info, msg); l.mu.Unlock() }
+func (l *fakeLog) Warn(msg string)    { l.mu.Lock(); l.warns = append(l.warns, msg); l.mu.Unlock() }
+func (l *fakeLog) Info(msg string)    { l.mu.Lock(); l.info = append(l.info, msg); l.mu.Unlock() }
+func (l *fakeLog) Problem(msg string) { l.Warn(msg) }
 
 func (l *fakeLog) get() (warns, info []string) {
 	l.mu.Lock()

@@ -3,6 +3,7 @@ package shim
 /*
 #include <stdlib.h>
 #include <glib.h>
+#include "scope.h"
 */
 import "C"
 
@@ -34,11 +35,11 @@ func gstscopeLatencyStart(obj unsafe.Pointer, params *C.char) (flags C.int) {
 	flags = C.int(latency.AllFlags)
 	defer func() {
 		if r := recover(); r != nil {
-			log.Warn(fmt.Sprintf("starting the latency tracer failed: %v", r))
+			log.Problem(fmt.Sprintf("starting the latency tracer failed: %v", r))
 		}
 	}()
 	cfg, warnings := latency.ParseConfig(parseParams(goString(params)), os.Getenv)
-	log.WarnAll(warnings)
+	log.ProblemAll(warnings)
 	mu.Lock()
 	defer mu.Unlock()
 	if active != nil {
@@ -46,7 +47,25 @@ func gstscopeLatencyStart(obj unsafe.Pointer, params *C.char) (flags C.int) {
 	}
 	active = latency.Start(cfg, snapshot, graph.NewView(snapshot).DOT, log)
 	signalGraph = graph.NewView(snapshot)
-	return C.int(cfg.Flags)
+	flags = C.int(cfg.Flags)
+	if cfg.File != "" {
+		flags |= C.SCOPE_FLAG_FILE
+	}
+	return flags
+}
+
+// gstscopeLatencyCheckpoint writes the metrics file: a sink got EOS, a
+// pipeline is shutting down, or the process exits. Called on the thread
+// that triggered it, which holds none of our locks.
+//
+//export gstscopeLatencyCheckpoint
+func gstscopeLatencyCheckpoint() {
+	defer func() { _ = recover() }()
+	mu.Lock()
+	defer mu.Unlock()
+	if active != nil {
+		active.Checkpoint()
+	}
 }
 
 //export gstscopeLatencyStop
@@ -116,12 +135,12 @@ func gstscopePyroscopeStart(obj unsafe.Pointer, params *C.char) (res C.int) {
 	log := logger{obj}
 	defer func() {
 		if r := recover(); r != nil {
-			log.Warn(fmt.Sprintf("starting the pyroscope tracer failed: %v", r))
+			log.Problem(fmt.Sprintf("starting the pyroscope tracer failed: %v", r))
 			res = 0
 		}
 	}()
 	cfg, warnings := pyroscope.ParseConfig(parseParams(goString(params)), os.Getenv)
-	log.WarnAll(warnings)
+	log.ProblemAll(warnings)
 	profMu.Lock()
 	defer profMu.Unlock()
 	if prof != nil {
@@ -129,7 +148,7 @@ func gstscopePyroscopeStart(obj unsafe.Pointer, params *C.char) (res C.int) {
 	}
 	t, err := pyroscope.Start(cfg, newStacks(), log)
 	if err != nil {
-		log.Warn(fmt.Sprintf("cannot start profiling: %v", err))
+		log.Problem(fmt.Sprintf("cannot start profiling: %v", err))
 		return 0
 	}
 	prof = t

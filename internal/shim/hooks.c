@@ -366,6 +366,8 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, 1);
   leave (t, p, p->elem, ts, buf, size, 1);
+  t->pend_buf = buf;
+  t->pend_size = size;
 }
 
 static void
@@ -407,7 +409,10 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     frame_push (t, pad, p->elem, p, ts, 1);
     return;
   }
-  size = gst_buffer_get_size (buf);
+  /* The buffer the upstream push just measured, as a rule (a probe
+   * between them may replace it). */
+  size = buf == t->pend_buf ? t->pend_size : gst_buffer_get_size (buf);
+  t->pend_buf = NULL;
   count (p, 1, size);
   enter (t, pad, p, ts, buf, size, 1);
 }
@@ -557,13 +562,21 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   ScopePad *p, *peer;
   gint hops;
 
-  if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP)
-      || !latency_on ())
+  if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP
+          && type != GST_EVENT_EOS) || !latency_on ())
     return;
   t = thr ();
   p = pad_get (t, pad);
   if (!p || p->transparent || p->sink)
     return;
+  if (type == GST_EVENT_EOS) {
+    /* A sink's figures are final: the metrics file is written. */
+    ScopeElement *e;
+    if ((g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE)
+        && (e = scope_pad_downstream (p)) && e->is_sink)
+      scope_latency_checkpoint ();
+    return;
+  }
   if (type == GST_EVENT_SEGMENT) {
     const GstSegment *seg;
     gst_event_parse_segment (ev, &seg);
@@ -601,6 +614,12 @@ on_change_state_pre (GObject * o, GstClockTime ts, GstElement * element,
   if (transition == GST_STATE_CHANGE_NULL_TO_READY
       || transition == GST_STATE_CHANGE_READY_TO_PAUSED)
     scope_element_learn (element);
+  /* A pipeline shutting down: its series go with its elements soon; the
+   * metrics file keeps them as they are now. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && GST_IS_BIN (element)
+      && !GST_OBJECT_PARENT (element)
+      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE))
+    scope_latency_checkpoint ();
 }
 
 static void

@@ -23,6 +23,8 @@
 #include "scope.h"
 #include "_cgo_export.h"
 
+#include <stdlib.h>
+
 typedef struct {
   GstTracer parent;
   gboolean active;
@@ -53,6 +55,21 @@ request_graph (GstScopeLatencyTracer * self)
   return gstscopeLatencyGraph ();
 }
 
+void
+scope_latency_checkpoint (void)
+{
+  gstscopeLatencyCheckpoint ();
+}
+
+/* Applications that never call gst_deinit() (most Python and Rust ones)
+ * still leave their figures: the file is written at exit too. */
+static void
+checkpoint_at_exit (void)
+{
+  if (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE)
+    gstscopeLatencyCheckpoint ();
+}
+
 static void
 gst_scope_latency_tracer_constructed (GObject * object)
 {
@@ -71,6 +88,13 @@ gst_scope_latency_tracer_constructed (GObject * object)
   flags = gstscopeLatencyStart (self, params);
   g_free (params);
   g_atomic_int_set (&scope_flags, flags | SCOPE_FLAG_LATENCY);
+  if (flags & SCOPE_FLAG_FILE) {
+    static gsize atexit_once;
+    if (g_once_init_enter (&atexit_once)) {
+      atexit (checkpoint_at_exit);
+      g_once_init_leave (&atexit_once, 1);
+    }
+  }
   scope_hooks_register (GST_TRACER (self));
 }
 

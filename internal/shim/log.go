@@ -6,6 +6,9 @@ package shim
 import "C"
 
 import (
+	"os"
+	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -22,9 +25,30 @@ func (l logger) log(level C.gint, msg string) {
 func (l logger) Warn(msg string) { l.log(C.GST_LEVEL_WARNING, msg) }
 func (l logger) Info(msg string) { l.log(C.GST_LEVEL_INFO, msg) }
 
-// WarnAll writes one warning per message.
-func (l logger) WarnAll(msgs []string) {
+// Problem is a problem with the user's configuration or surroundings (a bad
+// parameter, a busy port, an unreachable server): a warning in the
+// GStreamer log, and one line on stderr, "gstscope: ...", printed once per
+// process whatever GST_DEBUG says, so that a mistake is never silent.
+func (l logger) Problem(msg string) {
+	l.Warn(msg)
+	msg = "gstscope: " + strings.Join(strings.Fields(msg), " ")
+	problemsMu.Lock()
+	defer problemsMu.Unlock()
+	if problems[msg] || len(problems) >= 100 {
+		return
+	}
+	problems[msg] = true
+	os.Stderr.WriteString(msg + "\n")
+}
+
+var (
+	problemsMu sync.Mutex
+	problems   = map[string]bool{}
+)
+
+// ProblemAll reports each message as a Problem.
+func (l logger) ProblemAll(msgs []string) {
 	for _, m := range msgs {
-		l.Warn(m)
+		l.Problem(m)
 	}
 }

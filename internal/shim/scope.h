@@ -8,11 +8,13 @@
  * is finalized; the snapshot skips dead slots, which deletes their series.
  *
  * Slot memory is never returned to the system, only reused for a new object
- * of the same type once the slot has been dead for SCOPE_QUARANTINE_NS: a
- * slot pointer held by a hook, a thread stack or a ring therefore never
- * dangles (it points to a slot, perhaps another object's, never to freed
- * memory), and the store is as large as the most objects alive at once, not
- * as all objects ever created. Each slot has a generation, bumped at reuse,
+ * of the same type: a slot pointer held by a hook, a thread stack or a ring
+ * therefore never dangles (it points to a slot, perhaps another object's,
+ * never to freed memory), and the store is as large as the most objects
+ * alive at once, not as all objects ever created. A slot whose object was
+ * finalized ("gone": no hook can run on it any more) is reused after the
+ * next sweep; one whose object was removed but may still run hooks (an
+ * element out of its bin, still referenced) waits SCOPE_QUARANTINE_NS. Each slot has a generation, bumped at reuse,
  * so that the caches keyed by object address (qdata tags, the threads' pad
  * caches) never take a reused slot for the one they remember.
  */
@@ -37,15 +39,18 @@ enum {
   SCOPE_FLAG_ELEMENT = 1 << 1,
   SCOPE_FLAG_REPORTED = 1 << 2,
   SCOPE_FLAG_LATENCY = 1 << 3,  /* the latency tracer runs: count pads */
+  SCOPE_FLAG_FILE = 1 << 4,     /* it writes a file: at EOS, at shutdown */
 };
 
-/* A slot's state word: its generation << 1 | dead. One word, so that a
- * finalized object can mark its slot dead with a compare-and-swap that fails
- * if the slot was meanwhile reused (see store.c). */
+/* A slot's state word: its generation << 2 | gone | dead. One word, so that
+ * a finalized object can mark its slot dead and gone with a compare-and-swap
+ * that fails if the slot was meanwhile reused (see store.c). */
 #define SCOPE_DEAD G_GUINT64_CONSTANT (1)
+#define SCOPE_GONE G_GUINT64_CONSTANT (2)       /* its object was finalized */
 #define scope_state(slot) __atomic_load_n (&(slot)->state, __ATOMIC_ACQUIRE)
 #define scope_dead(slot) ((scope_state (slot) & SCOPE_DEAD) != 0)
-/* How long a dead slot waits before reuse: longer than any hook holds it. */
+/* How long a dead slot whose object lives on waits before reuse: longer
+ * than any hook holds it. */
 #define SCOPE_QUARANTINE_NS (2 * GST_SECOND)
 
 /* Data written by different threads sits on different cache lines: a line
@@ -103,7 +108,7 @@ typedef struct {
 typedef struct _ScopePad ScopePad;
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
-  guint64 state;                /* atomic: generation << 1 | dead */
+  guint64 state;                /* atomic: generation << 2 | gone | dead */
   /* Cold, under scope_lock: the store's lists. */
   ScopeElement *next;
   guint64 dead_since;           /* when the store found it dead */
@@ -127,7 +132,7 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
 };
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
-  guint64 state;                /* atomic: generation << 1 | dead */
+  guint64 state;                /* atomic: generation << 2 | gone | dead */
   ScopePad *next;               /* cold, under scope_lock */
   guint64 dead_since;
   ScopeRing *ring_mem;          /* the ring it owns; NULL until needed */
@@ -144,8 +149,12 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   ScopePad *peer;
   ScopePad *other;
   /* The last SEGMENT event pushed on this (src) pad, written by the thread
-   * that pushes it under a sequence lock: odd while being written. */
+   * that pushes it under a sequence lock: odd while being written. For
+   * the common segment (TIME, rate 1) the running time of a position in
+   * [seg_lo, seg_hi] is position + seg_delta (see runningtime.h). */
   guint seg_seq;
+  gboolean seg_fast;
+  guint64 seg_lo, seg_hi, seg_delta;
   GstSegment seg;
 };
 
@@ -221,6 +230,9 @@ struct _ScopeThread {
    * running time on the pushing pad. */
   guint64 pend_ts, pend_rt, pend_rt_end;
   ScopeElement *pend_src;
+  /* ... and its size, which the peer's chain-pre need not ask again. */
+  gconstpointer pend_buf;
+  gsize pend_size;
   /* The element running this task, for its processing (see hooks.c):
    * when its last push returned (0: not yet), the time spent since in
    * pulls, and its CPU clock then (0: not read). */
@@ -378,6 +390,10 @@ typedef struct {
 
 ScopeSnapshot *scope_snapshot (void);
 void scope_snapshot_free (ScopeSnapshot * s);
+
+/* latency_tracer.c: the metrics file is written now (SCOPE_FLAG_FILE): a
+ * sink got EOS, or a pipeline shuts down. */
+void scope_latency_checkpoint (void);
 
 /* log.c helper for Go: one GStreamer log line in the gstscope category. */
 void scope_log (gint level, gpointer object, const gchar * msg);

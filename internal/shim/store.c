@@ -24,9 +24,12 @@
  * however the application nests and renames its bins before starting them.
  *
  * Dead slots leave the live lists at the next sweep (each snapshot, and slot
- * creation at most every SWEEP_EVERY_NS), wait SCOPE_QUARANTINE_NS in a free
- * list, and are then reused with a new generation: an application that
- * creates and removes elements forever keeps a store of constant size.
+ * creation at most every SWEEP_EVERY_NS) and are reused with a new
+ * generation: at once if their object was finalized (no hook can be running
+ * on it: GStreamer holds a reference to the pad or element a hook is called
+ * for), else after SCOPE_QUARANTINE_NS in a free list. An application that
+ * creates and releases pipelines forever, however fast, keeps a store of
+ * the size of what is alive, not of what died in the last seconds.
  */
 #include "scope.h"
 
@@ -42,11 +45,51 @@ GQuark scope_slot_quark;
 static ScopeElement *elements;
 static ScopePad *pads;
 static guint64 last_id, last_sweep;
-/* Dead slots, oldest first, waiting out their quarantine. Both slot types
- * have next and dead_since, hence macros for both. */
+/* Dead slots, oldest first, waiting out their quarantine, and slots of
+ * finalized objects, ready. Both slot types have next and dead_since, hence
+ * macros for both. */
 #define SLOT_FIFO(type) struct { type *head, *tail; }
 static SLOT_FIFO (ScopeElement) free_elements;
 static SLOT_FIFO (ScopePad) free_pads;
+static ScopeElement *ready_elements;
+static ScopePad *ready_pads;
+
+/* A dead slot leaving the live list: ready if its object is gone. */
+#define slot_free(slot, fifo, ready, now) G_STMT_START {        \
+    if (scope_state (slot) & SCOPE_GONE) {                      \
+      (slot)->next = (ready);                                   \
+      (ready) = (slot);                                         \
+    } else {                                                    \
+      fifo_push (fifo, slot, now);                              \
+    }                                                           \
+  } G_STMT_END
+
+/* Quarantined slots whose object has been finalized since they died (a
+ * streaming thread held the last reference a little longer) are ready. */
+#define fifo_reap(q, ready) G_STMT_START {                      \
+    __typeof__ ((q).head) *pp_ = &(q).head, s_, last_ = NULL;   \
+    while ((s_ = *pp_)) {                                       \
+      if (scope_state (s_) & SCOPE_GONE) {                      \
+        *pp_ = s_->next;                                        \
+        s_->next = (ready);                                     \
+        (ready) = s_;                                           \
+      } else {                                                  \
+        last_ = s_;                                             \
+        pp_ = &s_->next;                                        \
+      }                                                         \
+    }                                                           \
+    (q).tail = last_;                                           \
+  } G_STMT_END
+
+/* A slot to reuse: a ready one, else the oldest quarantined one if its
+ * quarantine is over, else NULL. */
+#define slot_take(fifo, ready) ({                               \
+    __typeof__ (ready) r_ = (ready);                            \
+    if (r_)                                                     \
+      (ready) = r_->next;                                       \
+    else                                                        \
+      r_ = fifo_take (fifo);                                    \
+    r_; })
 
 #define fifo_push(q, slot, now) G_STMT_START {  \
     (slot)->next = NULL;                        \
@@ -74,31 +117,49 @@ static SLOT_FIFO (ScopePad) free_pads;
 static ScopeRing *free_rings;
 
 /* What an object's qdata holds: its slot and the slot's state when it was
- * made for this object. Freed with the qdata; the slot outlives it. */
+ * made for this object. Freed with the qdata; the slot outlives it.
+ * removed: the object left its bin or element (bin-remove, remove-pad), so
+ * that the hooks GStreamer runs after that (the unlinks of gst_bin_remove,
+ * gst_element_remove_pad and a bin's dispose) find it dead and make no new
+ * slot for it: a released pipeline then costs no slots, and an element kept
+ * alive after its removal has no series. Cleared when the element is added
+ * to a bin again (bin-add-post). Written under scope_lock. */
 typedef struct {
   guint64 *state;               /* both slot types start with it */
   guint64 live;
+  gboolean removed;
 } ScopeTag;
 
-/* The qdata's destroy notify (the object was finalized, or its slot
- * replaced or forgotten): the slot dies, unless it already died and was
- * reused for another object, which the compare-and-swap sees. */
+/* The state of the tag given to a removed object that had no slot: never
+ * live, so that tag_free's compare-and-swap leaves it as it is. */
+static guint64 tombstone = SCOPE_DEAD;
+
+/* The qdata's destroy notify: the object was finalized (or its tag
+ * replaced by a fresh slot's, after its own slot died). The slot dies and
+ * is gone, unless it was meanwhile reused for another object (another
+ * generation), which the compare-and-swap sees. */
 static void
 tag_free (gpointer data)
 {
   ScopeTag *tag = data;
-  guint64 live = tag->live;
-  __atomic_compare_exchange_n (tag->state, &live, live | SCOPE_DEAD, FALSE,
-      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+  guint64 cur = tag->live, mask = ~(SCOPE_DEAD | SCOPE_GONE);
+  while ((cur & mask) == (tag->live & mask)
+      && !__atomic_compare_exchange_n (tag->state, &cur,
+          cur | SCOPE_DEAD | SCOPE_GONE, FALSE, __ATOMIC_ACQ_REL,
+          __ATOMIC_RELAXED));
   g_free (tag);
 }
 
+/* Under scope_lock. A tag replaced (its slot died, the object lives on)
+ * is freed without tag_free, which would take the object for finalized. */
 static void
 tag_set (GObject * object, guint64 * state)
 {
   ScopeTag *tag = g_new (ScopeTag, 1);
+  g_free (g_object_steal_qdata (object, scope_slot_quark));
   tag->state = state;
   tag->live = *state;
+  tag->removed = FALSE;
   g_object_set_qdata_full (object, scope_slot_quark, tag, tag_free);
 }
 
@@ -111,6 +172,35 @@ tag_get_locked (GObject * object)
   if (!tag || __atomic_load_n (tag->state, __ATOMIC_ACQUIRE) != tag->live)
     return NULL;
   return tag->state;
+}
+
+/* The object left its bin or element (see ScopeTag). */
+static void
+mark_removed_locked (GObject * object)
+{
+  ScopeTag *tag = g_object_get_qdata (object, scope_slot_quark);
+  if (!tag) {
+    tag_set (object, &tombstone);
+    tag = g_object_get_qdata (object, scope_slot_quark);
+    tag->live = ~(SCOPE_DEAD | SCOPE_GONE);     /* no slot's generation */
+  }
+  tag->removed = TRUE;
+}
+
+/* The object, or a bin or element above it, was removed: a hook on it is
+ * the end of its removal, not a new object to measure. GStreamer's parent
+ * pointers are read without their lock, as everywhere here (see the top). */
+static gboolean
+removed_locked (GstObject * object)
+{
+  gint depth;
+  for (depth = 0; object && depth <= SCOPE_MAX_NESTING + 2; depth++) {
+    ScopeTag *tag = g_object_get_qdata ((GObject *) object, scope_slot_quark);
+    if (tag && tag->removed)
+      return TRUE;
+    object = GST_OBJECT_PARENT (object);
+  }
+  return FALSE;
 }
 
 static guint64
@@ -128,11 +218,11 @@ pad_live (ScopePad * p)
   return p->transparent || !scope_dead (p->elem);
 }
 
-/* A slot leaves dead: generation + 1, still dead until filled. */
+/* A slot leaves dead: generation + 1, not gone, still dead until filled. */
 static guint64
 next_generation (guint64 state)
 {
-  return ((state | SCOPE_DEAD) + 2);
+  return (((state >> 2) + 1) << 2) | SCOPE_DEAD;
 }
 
 static void
@@ -186,7 +276,7 @@ sweep_locked (guint64 now)
       continue;
     }
     *ep = e->next;
-    fifo_push (free_elements, e, now);
+    slot_free (e, free_elements, ready_elements, now);
   }
   while (*pp) {
     ScopePad *peer;
@@ -204,8 +294,10 @@ sweep_locked (guint64 now)
     __atomic_fetch_or (&p->state, SCOPE_DEAD, __ATOMIC_ACQ_REL);
     input_remove (p->elem, p);
     *pp = p->next;
-    fifo_push (free_pads, p, now);
+    slot_free (p, free_pads, ready_pads, now);
   }
+  fifo_reap (free_elements, ready_elements);
+  fifo_reap (free_pads, ready_pads);
 }
 
 static void
@@ -234,7 +326,7 @@ forget_source_locked (ScopeElement * src)
 static ScopeElement *
 element_alloc_locked (void)
 {
-  ScopeElement *e = fifo_take (free_elements);
+  ScopeElement *e = slot_take (free_elements, ready_elements);
 
   if (!e) {
     e = scope_alloc (ScopeElement);
@@ -258,12 +350,20 @@ element_alloc_locked (void)
  * here, dead, never NULL. */
 static ScopeElement scope_nowhere = {.state = SCOPE_DEAD };
 
+/* What the lookup of a removed pad (or of a pad of a removed element) gives:
+ * no slot of its own, transparent so that the hooks pass it by, and dead so
+ * that no thread's cache keeps it (if the element is added to a bin again,
+ * its pads get slots then). Never written. */
+static ScopePad scope_gone = {.state = SCOPE_DEAD,.transparent = TRUE,
+  .elem = &scope_nowhere
+};
+
 /* A fresh pad slot, still dead. Its fields are reset one by one, not with
  * memset, so that elem is never NULL even for an instant. */
 static ScopePad *
 pad_alloc_locked (void)
 {
-  ScopePad *p = fifo_take (free_pads);
+  ScopePad *p = slot_take (free_pads, ready_pads);
 
   if (!p) {
     p = scope_alloc (ScopePad);
@@ -344,12 +444,22 @@ element_get_locked (GstElement * element, gboolean top, gint depth)
   return e;
 }
 
+/* bin-add-post (the element and its bin) and the first state changes. A
+ * removed element that is in a bin again is back: it is new there, unless
+ * that bin itself was removed and is still out (then it is measured when
+ * the bin is added back). A removed element in no bin stays dead. */
 void
 scope_element_learn (GstElement * element)
 {
+  ScopeTag *tag;
+
   g_mutex_lock (&scope_lock);
   maybe_sweep_locked ();
-  element_get_locked (element, TRUE, 0);
+  tag = g_object_get_qdata ((GObject *) element, scope_slot_quark);
+  if (tag && tag->removed && GST_OBJECT_PARENT (element))
+    tag->removed = FALSE;
+  if (!removed_locked ((GstObject *) element))
+    element_get_locked (element, TRUE, 0);
   g_mutex_unlock (&scope_lock);
 }
 
@@ -358,11 +468,13 @@ scope_element_learn (GstElement * element)
 static ScopePad *
 pad_get_locked (GstPad * pad, GstPad * internal)
 {
-  ScopePad *p = tag_get_locked ((GObject *) pad);
+  ScopePad *p = tag_get_locked ((GObject *) pad), *other = NULL;
   GstObject *parent;
 
   if (p && pad_live (p))
     return p;
+  if (removed_locked ((GstObject *) pad))
+    return &scope_gone;
   parent = GST_OBJECT_PARENT (pad);
   p = pad_alloc_locked ();
   p->sink = GST_PAD_IS_SINK (pad);
@@ -384,11 +496,11 @@ pad_get_locked (GstPad * pad, GstPad * internal)
   slot_publish (p);
   tag_set ((GObject *) pad, &p->state);
   if (internal)
-    __atomic_store_n (&p->other, pad_get_locked (internal, NULL),
-        __ATOMIC_RELEASE);
+    other = pad_get_locked (internal, NULL);
   else if (parent && GST_IS_GHOST_PAD (parent))
-    __atomic_store_n (&p->other, pad_get_locked (GST_PAD (parent), NULL),
-        __ATOMIC_RELEASE);
+    other = pad_get_locked (GST_PAD (parent), NULL);
+  if (other != &scope_gone)
+    __atomic_store_n (&p->other, other, __ATOMIC_RELEASE);
   if (p->other && !p->other->other)
     __atomic_store_n (&p->other->other, p, __ATOMIC_RELEASE);
   return p;
@@ -448,24 +560,31 @@ scope_pad_lookup (GstPad * pad, guint64 * state)
   return p;
 }
 
+/* A link makes the pads' slots if needed; an unlink only forgets the link
+ * between slots that exist: GStreamer unlinks the pads of a removed element
+ * after bin-remove, and a slot made then would be a removed element's. */
 void
 scope_pads_linked (GstPad * src, GstPad * sink, gboolean linked)
 {
-  ScopePad *s = pad_find (src), *k = pad_find (sink);
+  ScopePad *s, *k;
 
-  if (!s)
-    s = pad_make (src);
-  if (!k)
-    k = pad_make (sink);
-  g_mutex_lock (&scope_lock);
   if (linked) {
+    if (!(s = pad_find (src)))
+      s = pad_make (src);
+    if (!(k = pad_find (sink)))
+      k = pad_make (sink);
+  }
+  g_mutex_lock (&scope_lock);
+  if (!linked) {
+    s = tag_get_locked ((GObject *) src);
+    k = tag_get_locked ((GObject *) sink);
+    if (s && k && s->peer == k)
+      __atomic_store_n (&s->peer, NULL, __ATOMIC_RELEASE);
+    if (s && k && k->peer == s)
+      __atomic_store_n (&k->peer, NULL, __ATOMIC_RELEASE);
+  } else if (s != &scope_gone && k != &scope_gone) {
     __atomic_store_n (&s->peer, k, __ATOMIC_RELEASE);
     __atomic_store_n (&k->peer, s, __ATOMIC_RELEASE);
-  } else {
-    if (s->peer == k)
-      __atomic_store_n (&s->peer, NULL, __ATOMIC_RELEASE);
-    if (k->peer == s)
-      __atomic_store_n (&k->peer, NULL, __ATOMIC_RELEASE);
   }
   g_mutex_unlock (&scope_lock);
 }
@@ -524,6 +643,7 @@ scope_element_removed (GstElement * element)
         kill (x);
   if (e)
     kill (e);
+  mark_removed_locked ((GObject *) element);
   g_mutex_unlock (&scope_lock);
 }
 
@@ -537,6 +657,7 @@ scope_pad_removed (GstPad * pad)
   p = tag_get_locked ((GObject *) pad);
   if (p)
     kill (p);
+  mark_removed_locked ((GObject *) pad);
   g_mutex_unlock (&scope_lock);
 }
 

@@ -10,13 +10,21 @@ reads it.
     request pad; once three are attached the oldest is removed: an IDLE
     probe unlinks it, EOS drains it, the app reads the metrics (the branch's
     counts), releases the pad and removes the elements, and reads the
-    metrics again (what is left of the branch). At the end the source
-    sends EOS and the app reads the final metrics.
+    metrics again (what is left of the branch, and any series without a
+    pipeline or element label). The app keeps the elements of the last five
+    removed branches alive, as an application that reuses them would. At
+    the end the source sends EOS and the app reads the final metrics.
 
   dynamic.py sequence COUNT
     COUNT pipelines "seqI", one after the other, each run to EOS, read,
     set to NULL and released (the app checks that its reference was the
     last one) before the next is made.
+
+  dynamic.py burst COUNT
+    The same pipelines back to back as fast as they run (sync=false: each
+    takes a few ms), each to EOS, its metrics read when a tracer is active,
+    released. Runs without a tracer too: the baseline of the memory it
+    takes. One {"rss": ...} per pipeline.
 
 Output is one JSON object per line, written as things happen so that the
 app's own memory stays flat: {"rss": [seconds since start, VmRSS kB, malloc
@@ -153,7 +161,15 @@ class Branch:
         for e in self.elems:
             e.set_state(Gst.State.NULL)
             pipeline.remove(e)
+        kept = self.elems
         self.elems = self.tpad = self.qsink = None
+        return kept
+
+
+def unlabelled(text):
+    """The series with an empty pipeline or element label."""
+    return [line for line in text.splitlines() if not line.startswith("#")
+            and ('pipeline=""' in line or 'element=""' in line)]
 
 
 def churn(seconds):
@@ -169,7 +185,7 @@ def churn(seconds):
     if p.get_state(10 * Gst.SECOND)[0] != Gst.StateChangeReturn.SUCCESS:
         raise SystemExit("churn did not start")
 
-    live = []
+    live, kept = [], []
     k = 0
     start = time.monotonic()
     tick = start
@@ -183,11 +199,12 @@ def churn(seconds):
             text = tracer.emit("request-metrics")
             counts = pad_counts(text, "churn", b.names)
             pad = b.tpad.get_name()
-            b.remove(p, tee)
+            kept = (kept + [b.remove(p, tee)])[-5:]
             after = tracer.emit("request-metrics")
             left = mentioning(after, b.names) + [
                 line for line in after.splitlines()
-                if 'element="t"' in line and 'pad="%s"' % pad in line]
+                if 'element="t"' in line and 'pad="%s"' % pad in line
+            ] + unlabelled(after)
             emit("removed", {"names": b.names, "probe": b.count[0],
                              "counts": counts, "tee_pad": pad, "left": left})
         report_rss()
@@ -213,13 +230,14 @@ def churn(seconds):
                  "elements": 3 * k, "pads": 6 * k})
 
 
-def sequence(count):
+def sequence(count, sync=True):
     tracer = find_tracer()
     for i in range(count):
         name = "seq%d" % i
         p = Gst.parse_launch(
-            "audiotestsrc name=src num-buffers=10 samplesperbuffer=441 ! "
-            "audioconvert ! queue ! identity ! fakesink name=sink sync=true")
+            "audiotestsrc name=src num-buffers=10 samplesperbuffer=110 ! "
+            "audioconvert ! queue ! identity ! fakesink name=sink sync=%s"
+            % ("true" if sync else "false"))
         p.set_name(name)
         src_n = counter_probe(p.get_by_name("src").get_static_pad("src"))
         sink_n = counter_probe(p.get_by_name("sink").get_static_pad("sink"))
@@ -229,19 +247,29 @@ def sequence(count):
         if msg is None or msg.type == Gst.MessageType.ERROR:
             raise SystemExit("%s did not reach EOS: %s" % (
                 name, msg.parse_error() if msg else "timeout"))
-        text = tracer.emit("request-metrics")
-        pipelines = sorted({v for line in text.splitlines()
-                            if not line.startswith("#")
-                            for k, v in LABEL.findall(line) if k == "pipeline"})
-        emit("run", {"name": name, "src": src_n[0], "sink": sink_n[0],
-                     "counts": pad_counts(text, name),
-                     "pipelines": pipelines})
+        if tracer is not None:
+            text = tracer.emit("request-metrics")
+            pipelines = sorted({v for line in text.splitlines()
+                                if not line.startswith("#")
+                                for k, v in LABEL.findall(line)
+                                if k == "pipeline"})
+            if sync:
+                emit("run", {"name": name, "src": src_n[0],
+                             "sink": sink_n[0],
+                             "counts": pad_counts(text, name),
+                             "pipelines": pipelines})
         p.set_state(Gst.State.NULL)
         del msg         # an EOS message holds its source, the pipeline
         gc.collect()
         # The app's reference must be the last one, or the pipeline is not
         # finalized and its series rightly stay. (A GObject weak_ref from
         # Python would tell too, but leaks ~1 kB per call.)
+        for _ in range(100):
+            # A streaming thread may drop its last reference just after
+            # set_state returned.
+            if p.__grefcount__ == 1:
+                break
+            time.sleep(0.01)
         if p.__grefcount__ != 1:
             raise SystemExit("%s has %d references: the app leaks it" % (
                 name, p.__grefcount__))
@@ -252,12 +280,14 @@ def sequence(count):
 
 def main(argv):
     Gst.init(None)
-    if find_tracer() is None:
+    if find_tracer() is None and argv[:1] != ["burst"]:
         raise SystemExit("no tracer with request-metrics is active")
     if argv[0] == "churn":
         churn(float(argv[1]))
     elif argv[0] == "sequence":
         sequence(int(argv[1]))
+    elif argv[0] == "burst":
+        sequence(int(argv[1]), sync=False)
     else:
         raise SystemExit(__doc__)
 

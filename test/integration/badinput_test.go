@@ -43,7 +43,7 @@ func TestBadPyroscopeEnv(t *testing.T) {
 	for _, c := range []struct {
 		env, log string
 	}{
-		{"GST_PYROSCOPE_SERVER_URL=::not a url", `GST_PYROSCOPE_SERVER_URL="::not a url": not a URL; using http://localhost:4040`},
+		{"GST_PYROSCOPE_SERVER_URL=::not a url", `GST_PYROSCOPE_SERVER_URL="::not a url": not a URL; profiles are not uploaded`},
 		{"GST_PYROSCOPE_SERVER_URL=ftp://127.0.0.1:9", `GST_PYROSCOPE_SERVER_URL="ftp://127.0.0.1:9": unsupported scheme "ftp" (http or https)`},
 		{"GST_PYROSCOPE_SERVER_URL=http://", `GST_PYROSCOPE_SERVER_URL="http://": no host`},
 		{"GST_PYROSCOPE_SAMPLE_RATE=0", `GST_PYROSCOPE_SAMPLE_RATE="0" is not a positive number of samples per second; using 100`},
@@ -55,8 +55,8 @@ func TestBadPyroscopeEnv(t *testing.T) {
 		t.Run(c.env, func(t *testing.T) {
 			env := gstEnv(t, "prometheus-latency-tracer;pyroscope", c.env)
 			if _, url, _ := strings.Cut(c.env, "GST_PYROSCOPE_SERVER_URL="); url == "" {
-				// Uploads go nowhere (refused at once) but for the URL cases,
-				// whose fallback is the default server.
+				// Uploads go nowhere (refused at once); a bad URL uploads
+				// nothing at all.
 				env = append(env, "GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:9")
 			}
 			r := measure(t, env, "fakesrc num-buffers=77 ! scopeburn cpu-us=100 ! fakesink")

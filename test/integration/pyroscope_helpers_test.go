@@ -244,10 +244,12 @@ func waitFlame(t *testing.T, base, selector string) flame {
 	return last
 }
 
+// countLines counts the GStreamer log's lines that contain substr: not the
+// lines gstscope prints on stderr for the user (problemLines).
 func countLines(log, substr string) int {
 	n := 0
 	for _, l := range strings.Split(log, "\n") {
-		if strings.Contains(l, substr) {
+		if strings.Contains(l, substr) && !strings.HasPrefix(l, "gstscope: ") {
 			n++
 		}
 	}
