@@ -8,13 +8,15 @@
 #   make bench    what tracing costs, against the alternatives (not in CI)
 #   make instructions  instructions per pad push, counted by callgrind
 #   make fuzz     fuzz the parameter parsers (100,000 inputs each in make test)
-#   make install  copy the plugin into your GStreamer plugin directory
+#   make install  the plugin into your GStreamer plugin directory, gstscope-report
+#                 into ~/.local/bin (PLUGIN_DIR=, BINDIR= to choose)
 
 GO      ?= go
 BUILD   := build
 PLUGIN  := $(BUILD)/libgstscope.so
 SOURCES := $(shell find cmd internal -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 PLUGIN_DIR ?= $(HOME)/.local/share/gstreamer-1.0/plugins
+BINDIR ?= $(HOME)/.local/bin
 # The test-only plugin: the noop tracer (the framework floor) and scopeburn.
 # Not under build/: GStreamer scans GST_PLUGIN_PATH=build recursively, and
 # users of the README's setup would load it too.
@@ -73,8 +75,9 @@ test: deps build testplugin pyroscope
 	@scripts/asan.sh
 
 install: build
-	install -d $(PLUGIN_DIR)
+	install -d $(PLUGIN_DIR) $(BINDIR)
 	install -m 0644 $(PLUGIN) $(PLUGIN_DIR)/
+	$(GO) build -o $(BINDIR)/gstscope-report ./cmd/gstscope-report
 
 clean:
 	rm -rf $(BUILD) build-asan build-test

@@ -45,24 +45,79 @@ type row struct {
 // and returning the exit code.
 var commands = map[string]func(args []string) int{"top": runTop, "graph": runGraph, "flame": runFlame}
 
+const usage = `usage: gstscope-report [FILE | -]             the latency table of an exposition (stdin by default)
+       gstscope-report -pyroscope URL [-service NAME] [-from T -until T] [-tags k=v,...]
+                                                 the CPU profile as a tree
+       gstscope-report top URL [-interval 1s]     a live view of a metrics endpoint
+       gstscope-report graph URL [-o FILE]        the pipeline graph with its numbers
+       gstscope-report flame -pyroscope URL ...   the CPU profile as a flame graph SVG
+       gstscope-report help                       this text
+
+The exposition comes from the prometheus-latency-tracer: a file
+(GST_PROMETHEUS_TRACER_FILE), a scrape (curl URL/metrics) or the
+request-metrics signal. "gstscope-report COMMAND -h" lists a command's flags.
+Exit status: 0, 1 when there is nothing to show or the source fails, 2 for
+a usage error.
+
+`
+
 func main() {
 	if len(os.Args) > 1 {
 		if run, ok := commands[os.Args[1]]; ok {
 			os.Exit(run(os.Args[2:]))
 		}
+		if a := os.Args[1]; a == "help" || a == "-h" || a == "-help" || a == "--help" {
+			fmt.Print(usage)
+			flag.CommandLine.SetOutput(os.Stdout)
+			flag.PrintDefaults()
+			os.Exit(0)
+		}
+	}
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usage)
+		flag.PrintDefaults()
 	}
 	server := flag.String("pyroscope", "", "print the CPU profile from this Pyroscope server instead")
 	service := flag.String("service", "gstreamer", "the profiled application's service name (GST_PYROSCOPE_TRACER_NAME)")
+	from := flag.String("from", "now-1h", "with -pyroscope: start of the time range (now-1h, now-15m, unix seconds)")
+	until := flag.String("until", "now", "with -pyroscope: end of the time range, same forms")
+	tags := flag.String("tags", "", "with -pyroscope: only profiles with these labels, k=v,... (GST_PYROSCOPE_TAGS)")
 	min := flag.Float64("min", 0.005, "hide frames below this share of the total")
 	flag.Parse()
+	if flag.NArg() > 1 || (flag.NArg() == 1 && *server != "") {
+		flag.Usage()
+		os.Exit(2)
+	}
 	if *server != "" {
-		root, err := fetchProfile(*server, *service)
+		selector, err := selectorOf(*service, *tags)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gstscope-report:", err)
+			os.Exit(2)
+		}
+		root, err := fetchProfileSelector(*server, selector, *from, *until)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "gstscope-report:", err)
 			os.Exit(1)
 		}
+		if root.total == 0 {
+			fmt.Fprintf(os.Stderr, "gstscope-report: no profile data for %s from %s until %s\n", selector, *from, *until)
+			os.Exit(1)
+		}
 		printTree(os.Stdout, root, *min)
 		return
+	}
+	// A command name mistyped is not a file to read.
+	if flag.NArg() == 1 && !strings.ContainsAny(flag.Arg(0), "./") && flag.Arg(0) != "-" {
+		if _, err := os.Stat(flag.Arg(0)); err != nil {
+			fmt.Fprintf(os.Stderr, "gstscope-report: unknown command %q\n\n", flag.Arg(0))
+			flag.Usage()
+			os.Exit(2)
+		}
+	}
+	// Nothing to read on a terminal: the user wants to know how to use it.
+	if flag.NArg() == 0 && isTerminal(os.Stdin) {
+		flag.Usage()
+		os.Exit(2)
 	}
 	// The exposition: a file (GST_PROMETHEUS_TRACER_FILE's), or stdin.
 	in := io.Reader(os.Stdin)
@@ -79,6 +134,10 @@ func main() {
 	fams, err := p.TextToMetricFamilies(in)
 	if err != nil && err != io.EOF {
 		fmt.Fprintln(os.Stderr, "gstscope-report: cannot parse metrics:", err)
+		os.Exit(1)
+	}
+	if len(fams) == 0 {
+		fmt.Fprintln(os.Stderr, "gstscope-report: no metrics in the input")
 		os.Exit(1)
 	}
 	rows := map[[2]string]*row{}
@@ -136,7 +195,7 @@ func main() {
 		r := rows[k]
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k[0], k[1], r.factory,
 			count(r.buffers), dur(r.procMean, r.procN), dur(r.procP95, r.procN),
-			dur(r.latMean, r.latN), dur(r.latP95, r.latN), rep(r.repMin, r.hasRep), rep(r.repMax, r.hasRep),
+			dur(r.latMean, r.latN), dur(r.latP95, r.latN), share(r.repMin), share(r.repMax),
 			rep(r.cpu, r.hasCPU))
 	}
 	w.Flush()
@@ -170,6 +229,13 @@ func lbls(m *dto.Metric) map[string]string {
 
 // summarize returns count, mean and the upper bound of the bucket holding
 // the 95th percentile.
+// isTerminal says whether f is a terminal (a character device), where
+// reading an exposition from it would wait for the user silently.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
 func summarize(h *dto.Histogram) (n, mean, p95 float64) {
 	n = float64(h.GetSampleCount())
 	if n == 0 {
@@ -204,6 +270,16 @@ func dur(s, n float64) string {
 		return fmt.Sprintf("%.2f ms", s*1e3)
 	}
 	return fmt.Sprintf("%.2f s", s)
+}
+
+// share formats an element's share of the reported latency: blank where
+// it adds nothing or its maximum is unbounded (gstscope exports neither;
+// older versions exported 0 and +Inf, "0.0 µs" and "inf" on most rows).
+func share(v float64) string {
+	if math.IsNaN(v) || v <= 0 || math.IsInf(v, 1) {
+		return ""
+	}
+	return dur(v, 1)
 }
 
 func rep(v float64, ok bool) string {

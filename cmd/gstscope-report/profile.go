@@ -18,17 +18,35 @@ type node struct {
 	children    []*node
 }
 
-// fetchProfile reads the merged CPU profile of service over the last hour
-// from a Pyroscope server's render API, as a tree.
-func fetchProfile(server, service string) (*node, error) {
-	return fetchProfileRange(server, service, "now-1h", "now")
+// fetchProfileRange reads the merged CPU profile of service from one time
+// to another, each in any form the server takes: now, now-1h, unix seconds
+// or milliseconds.
+func fetchProfileRange(server, service, from, until string) (*node, error) {
+	return fetchProfileSelector(server, `{service_name="`+service+`"}`, from, until)
 }
 
-// fetchProfileRange is fetchProfile from one time to another, each in any
-// form the server takes: now, now-1h, unix seconds or milliseconds.
-func fetchProfileRange(server, service, from, until string) (*node, error) {
+// selectorOf is the label selector of a service's profiles with tags, as
+// GST_PYROSCOPE_TAGS writes them: k1=v1,k2=v2.
+func selectorOf(service, tags string) (string, error) {
+	sel := []string{`service_name="` + service + `"`}
+	for _, kv := range strings.Split(tags, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsAny(k+v, "{}\",=") {
+			return "", fmt.Errorf("tag %q is not key=value", kv)
+		}
+		sel = append(sel, k+`="`+v+`"`)
+	}
+	return "{" + strings.Join(sel, ",") + "}", nil
+}
+
+// fetchProfileSelector reads the merged CPU profile of the series that
+// selector ({service_name="x",...}) picks.
+func fetchProfileSelector(server, selector, from, until string) (*node, error) {
 	q := url.Values{
-		"query":  {`process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="` + service + `"}`},
+		"query":  {`process_cpu:cpu:nanoseconds:cpu:nanoseconds` + selector},
 		"from":   {from},
 		"until":  {until},
 		"format": {"json"},

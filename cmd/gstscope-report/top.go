@@ -158,7 +158,7 @@ func writeTables(out io.Writer, f frame) {
 	for _, r := range f.elems {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.pipeline, r.element, r.factory,
 			perSec(r.inRate), perSec(r.outRate), sec(r.procP50), sec(r.procP95), sec(r.latP50), sec(r.latP95),
-			pct(r.cpuPct), sec(r.repMin), sec(r.repMax))
+			pct(r.cpuPct), share(r.repMin), share(r.repMax))
 	}
 	w.Flush()
 	if len(f.pairs) == 0 {

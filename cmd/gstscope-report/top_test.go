@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -78,6 +79,19 @@ func TestNormalizeURL(t *testing.T) {
 	} {
 		if got := normalizeURL(in); got != want {
 			t.Errorf("normalizeURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A reported-latency share shows only where an element adds something:
+// zero and unbounded (as older versions exported them) are blank.
+func TestShareBlankWhereNothing(t *testing.T) {
+	for v, want := range map[float64]string{
+		0: "", math.Inf(1): "", math.NaN(): "", -0.0667: "",
+		0.2: "200.00 ms", 0.00002: "20.0 µs",
+	} {
+		if got := share(v); got != want {
+			t.Errorf("share(%v) = %q, want %q", v, got, want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package latency
 
 import (
-	"math"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,9 +37,9 @@ func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
 		pipeline: prometheus.NewDesc(namespace+"_pipeline_latency_seconds",
 			"Time from a buffer leaving a source element to its arrival at a sink element.", []string{"pipeline", "source", "sink"}, nil),
 		reportedMin: prometheus.NewDesc(namespace+"_element_reported_latency_min_seconds",
-			"Element's share of the minimum latency in the pipeline's LATENCY query answer.", []string{"pipeline", "element"}, nil),
+			"Element's own share of the minimum latency in a live pipeline's LATENCY query answer: its answer minus the answer upstream of it; absent when zero.", []string{"pipeline", "element"}, nil),
 		reportedMax: prometheus.NewDesc(namespace+"_element_reported_latency_max_seconds",
-			"Element's share of the maximum latency in the pipeline's LATENCY query answer (+Inf when unbounded).", []string{"pipeline", "element"}, nil),
+			"Element's own share of the maximum latency in a live pipeline's LATENCY query answer; absent when zero or unbounded.", []string{"pipeline", "element"}, nil),
 		buffers: prometheus.NewDesc(namespace+"_pad_buffers_total",
 			"Buffers that passed through a pad.", pad, nil),
 		bytes: prometheus.NewDesc(namespace+"_pad_bytes_total",
@@ -85,14 +84,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				gauges.set(c.latencyLast, lv, seconds(e.LastLatencyNs))
 			}
 		}
+		// A share is shown only where the element adds something: a zero
+		// (most elements) or an unbounded maximum (anything with a queue
+		// or a live source upstream) is noise, not a figure (see reported.c).
 		if c.flags&Reported != 0 && e.Reported {
 			lv := []string{e.Pipeline, e.Element}
-			gauges.set(c.reportedMin, lv, float64(e.ReportedMinNs)/1e9)
-			max := math.Inf(1)
-			if e.ReportedMaxNs != Unbounded {
-				max = float64(e.ReportedMaxNs) / 1e9
+			if e.ReportedMinNs > 0 {
+				gauges.set(c.reportedMin, lv, float64(e.ReportedMinNs)/1e9)
 			}
-			gauges.set(c.reportedMax, lv, max)
+			if e.ReportedMaxNs > 0 && e.ReportedMaxNs != Unbounded {
+				gauges.set(c.reportedMax, lv, float64(e.ReportedMaxNs)/1e9)
+			}
 		}
 	}
 	if c.flags&Pipeline != 0 {

@@ -2,7 +2,8 @@ package latency
 
 import "math"
 
-// Unbounded is the ReportedMaxNs of an element that reported no maximum.
+// Unbounded is the ReportedMaxNs of an element whose share of the maximum
+// is unbounded or unknown.
 const Unbounded = math.MaxInt64
 
 // Hist is one histogram as the hooks keep it: a count per bucket (not
@@ -26,10 +27,12 @@ type ElementStat struct {
 	Pipeline, Element, Factory string
 	Processing, Latency        Hist
 	LastLatencyNs              uint64
-	Reported                   bool
-	ReportedMinNs              int64
-	ReportedMaxNs              int64
-	CPUNs                      uint64 // see Snapshot.CPUSampled
+	// Reported: the element's latest LATENCY answer is live. Its shares
+	// (its answer minus upstream's) are >= 0.
+	Reported      bool
+	ReportedMinNs int64
+	ReportedMaxNs int64
+	CPUNs         uint64 // see Snapshot.CPUSampled
 }
 
 // PadStat is one pad's counters, and for a src pad the pad its data goes

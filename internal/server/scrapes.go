@@ -5,8 +5,11 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -17,7 +20,9 @@ import (
 // joins the next round, one that starts after it arrived: no answer
 // predates its request. Rounds run one at a time; each gathers once and
 // encodes once per format its requests asked for; and after a round, the
-// next waits at least minPause and (1/duty - 1) times the round's duration.
+// next waits at least minPause and (1/duty - 1) times the CPU time the
+// round took (its thread's CPU clock: on a busy host the wall time of a
+// round is mostly waiting for a core, which costs the host nothing).
 // A crowd of scrapers thus costs the host at most duty of one core in
 // gathering and encoding, and at most MaxConns answers per round, however
 // many they are; a lone scraper waits for nothing.
@@ -88,8 +93,11 @@ func (s *scrapes) join(e encoding) *round {
 	return r
 }
 
-// run runs rounds until one finds no request waiting.
+// run runs rounds until one finds no request waiting, on one thread, whose
+// CPU clock measures what each round cost.
 func (s *scrapes) run() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var notBefore time.Time
 	for {
 		time.Sleep(time.Until(notBefore))
@@ -109,13 +117,25 @@ func (s *scrapes) run() {
 			close(r.done)
 			continue
 		}
-		start := time.Now()
+		start, cpu := time.Now(), threadCPU()
 		s.gather(r)
 		close(r.done)
 		took := time.Since(start)
+		if c := threadCPU(); cpu > 0 && c > cpu {
+			took = min(took, c-cpu)
+		}
 		pause := time.Duration(float64(took) * (1/s.duty - 1))
 		notBefore = time.Now().Add(min(max(pause, minPause), maxPause))
 	}
+}
+
+// threadCPU is the calling thread's CPU time, 0 if unknown.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 func (s *scrapes) gather(r *round) {

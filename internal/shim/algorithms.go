@@ -6,9 +6,24 @@ package shim
 // test-only helpers. Nothing in the plugin calls them.
 
 /*
+// Test buffers are numbers, never dereferenced: their first memory is
+// what the test says (algo_memory_of).
+#include <gst/gst.h>
+static gconstpointer algo_memory_of (gconstpointer buf);
+#define SCOPE_MEMORY_OF(buf) algo_memory_of (buf)
 #include "histogram.h"
 #include "runningtime.h"
 #include "match.h"
+
+// The memory of the buffer being put or matched; by default its own
+// number (a buffer passed on keeps its memory).
+static guintptr algo_mem;
+
+static gconstpointer
+algo_memory_of (gconstpointer buf)
+{
+  return (gconstpointer) (algo_mem ? algo_mem : (guintptr) buf);
+}
 
 static guint
 algo_bucket_of (guint64 ns)
@@ -63,11 +78,15 @@ algo_element_free (ScopeElement * e)
 }
 
 static guint64
-algo_put (ScopeElement * e, gint i, guintptr buf, guint64 size, guint64 rt,
-    guint64 rt_end, guint64 ts)
+algo_put (ScopeElement * e, gint i, guintptr buf, guintptr mem, guint64 size,
+    guint64 rt, guint64 rt_end, guint64 ts)
 {
-  return ring_put (e->inputs[i]->ring, (gconstpointer) buf, size, rt, rt_end,
+  guint64 k;
+  algo_mem = mem;
+  k = ring_put (e->inputs[i]->ring, (gconstpointer) buf, size, rt, rt_end,
       ts, ts, NULL);
+  algo_mem = 0;
+  return k;
 }
 
 static void
@@ -78,11 +97,15 @@ algo_flush (ScopeElement * e, gint i)
 }
 
 static gboolean
-algo_match (ScopeElement * e, guintptr buf, guint64 size, guint64 rt,
-    guint64 * ts)
+algo_match (ScopeElement * e, guintptr buf, guintptr mem, guint64 size,
+    guint64 rt, guint64 * ts)
 {
   ScopeRingEntry x = { 0 };
-  if (!ring_match (e, (gconstpointer) buf, size, rt, &x))
+  gboolean ok;
+  algo_mem = mem;
+  ok = ring_match (e, (gconstpointer) buf, size, rt, &x);
+  algo_mem = 0;
+  if (!ok)
     return FALSE;
   *ts = x.ts;
   return TRUE;
@@ -158,9 +181,14 @@ func NewMatcher(n int) *Matcher { return &Matcher{C.algo_element_new(C.gint(n))}
 func (m *Matcher) Free() { C.algo_element_free(m.e) }
 
 // Put records that buf entered sink pad i at ts with running time
-// [rt, rtEnd) (rtEnd None: no duration).
+// [rt, rtEnd) (rtEnd None: no duration). Its first memory is buf itself.
 func (m *Matcher) Put(i int, buf uintptr, size, rt, rtEnd, ts uint64) {
-	C.algo_put(m.e, C.gint(i), C.guintptr(buf), C.guint64(size), C.guint64(rt), C.guint64(rtEnd), C.guint64(ts))
+	m.PutMemory(i, buf, buf, size, rt, rtEnd, ts)
+}
+
+// PutMemory is Put for a buffer whose first memory is mem.
+func (m *Matcher) PutMemory(i int, buf, mem uintptr, size, rt, rtEnd, ts uint64) {
+	C.algo_put(m.e, C.gint(i), C.guintptr(buf), C.guintptr(mem), C.guint64(size), C.guint64(rt), C.guint64(rtEnd), C.guint64(ts))
 }
 
 // Flush forgets what entered pad i before now (a FLUSH_STOP upstream).
@@ -169,8 +197,13 @@ func (m *Matcher) Flush(i int) { C.algo_flush(m.e, C.gint(i)) }
 // Match is ring_match for an output buffer: the arrival time of the input
 // it is matched with, and whether there is one.
 func (m *Matcher) Match(buf uintptr, size, rt uint64) (ts uint64, ok bool) {
+	return m.MatchMemory(buf, buf, size, rt)
+}
+
+// MatchMemory is Match for an output whose first memory is mem.
+func (m *Matcher) MatchMemory(buf, mem uintptr, size, rt uint64) (ts uint64, ok bool) {
 	var t C.guint64
-	ok = C.algo_match(m.e, C.guintptr(buf), C.guint64(size), C.guint64(rt), &t) != 0
+	ok = C.algo_match(m.e, C.guintptr(buf), C.guintptr(mem), C.guint64(size), C.guint64(rt), &t) != 0
 	return uint64(t), ok
 }
 

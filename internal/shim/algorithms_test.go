@@ -119,7 +119,42 @@ func TestMatch(t *testing.T) {
 		defer m.Free()
 		m.Put(0, 100, 1400, 200*ms, None, 1000)
 		m.Put(0, 101, 1400, 220*ms, None, 1001)
-		match(t, m, 100, 1400, 230*ms, 1000)
+		// Memories not recorded yet: matched in running time, and from
+		// now on recorded.
+		match(t, m, 100, 1400, 230*ms, 1001)
+		m.Put(0, 102, 1400, 240*ms, None, 1002)
+		m.Put(0, 103, 1400, 260*ms, None, 1003)
+		match(t, m, 102, 1400, 270*ms, 1002)
+	})
+	t.Run("videorate: a new buffer where a freed input was", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		// 30 fps inputs; each output (25 fps) is a copy of the input it
+		// repeats, sharing its memory (500+k), allocated at the address of
+		// a freed input, with the same size. The first such candidate
+		// makes the ring record memories (before, it is never taken).
+		put := func(k uint64) {
+			m.PutMemory(0, uintptr(100+k), uintptr(500+k), 115200, k*100*ms/3, (k+1)*100*ms/3, 1000+k)
+		}
+		for k := uint64(0); k < 3; k++ {
+			put(k)
+		}
+		if ts, ok := m.MatchMemory(100, 502, 115200, 80*ms); !ok || ts != 1002 {
+			t.Errorf("before memories are recorded: matched %v (%v), want the input whose span holds 80 ms (1002)", ts, ok)
+		}
+		for k := uint64(3); k < 6; k++ {
+			put(k)
+		}
+		// Output at 180 ms: a copy of input 5 (166.7 ms) at input 3's
+		// freed address.
+		if ts, ok := m.MatchMemory(103, 505, 115200, 180*ms); !ok || ts != 1005 {
+			t.Errorf("matched the input at %v (%v), want the one whose span holds 180 ms (1005), not the freed one at the same address (1003)", ts, ok)
+		}
+		// The jitterbuffer's case beside it: the same buffer, re-timed,
+		// keeps its memory.
+		if ts, ok := m.MatchMemory(104, 504, 115200, 120*ms); !ok || ts != 1004 {
+			t.Errorf("a re-timed buffer matched %v (%v), want itself (1004)", ts, ok)
+		}
 	})
 	t.Run("decoder: B-frames reordered", func(t *testing.T) {
 		m := NewMatcher(1)

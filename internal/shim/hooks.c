@@ -159,6 +159,19 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
     return;
   rt = running_time (sp, GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf),
       GST_BUFFER_DURATION (buf), &rt_end);
+  /* Stream headers without a timestamp (the codec setup that flacenc,
+   * vorbisenc or theoraenc push before the first frame) carry no sample:
+   * they are no frame's latency, and no source time travels with them. A
+   * timed buffer flagged HEADER is a frame (h264parse flags the keyframes
+   * it puts SPS and PPS in). */
+  if (G_UNLIKELY (rt == NONE)
+      && GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER)
+      && !GST_BUFFER_PTS_IS_VALID (buf) && !GST_BUFFER_DTS_IS_VALID (buf)) {
+    t->pend_ts = 0;
+    t->pend_src = NULL;
+    t->pend_rt = t->pend_rt_end = NONE;
+    return;
+  }
   if (f && f->elem == e) {
     /* A pad that had no segment pushed on it (tee's request pads get
      * theirs copied): the same buffer has the same running time. */
@@ -363,7 +376,8 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     return;
   size = gst_buffer_get_size (buf);
   count (p, 1, size);
-  if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+  if (t->depth == 0 && !t->draining
+      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, 1);
   leave (t, p, p->elem, ts, buf, size, 1);
   t->pend_buf = buf;
@@ -389,7 +403,8 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   if (!latency)
     return;
   count (p, n, gst_buffer_list_calculate_size (list));
-  if (t->depth == 0 && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+  if (t->depth == 0 && !t->draining
+      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, n);
   first = gst_buffer_list_get (list, 0);
   leave (t, p, p->elem, ts, first, gst_buffer_get_size (first), n);
@@ -442,7 +457,7 @@ static void
 on_chain_post (GObject * o, GstClockTime ts, GstPad * pad, GstFlowReturn res)
 {
   ScopeThread *t = thr ();
-  if (close_frame (t, pad, ts) && t->depth == 0)
+  if (close_frame (t, pad, ts) && t->depth == 0 && !t->draining)
     task_resume (t, ts);
 }
 
@@ -497,61 +512,6 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
   }
 }
 
-/* ---- reported latency ----
- * A LATENCY query travels upstream; its answers come back downstream, each
- * element adding its own share. On this thread, the answers an element got
- * from upstream wait on a small stack until its own answer is seen, and its
- * share is the difference (the largest upstream answer for mixers). */
-static void
-on_query_post (GObject * o, GstClockTime ts, GstPad * pad, GstQuery * query,
-    gboolean res)
-{
-  ScopeThread *t;
-  ScopePad *p;
-  ScopeElement *e, *peer;
-  gboolean live;
-  GstClockTime min = 0, max = 0;
-  gint64 min_prev = 0, max_prev = 0, share_max;
-  gboolean prev_unbounded = FALSE;
-
-  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY || !res
-      || !(g_atomic_int_get (&scope_flags) & SCOPE_FLAG_REPORTED)
-      || !GST_PAD_IS_SRC (pad))
-    return;
-  t = thr ();
-  p = pad_get (t, pad);
-  if (!p || p->transparent)
-    return;
-  e = p->elem;
-  /* Downstream through the links learnt at pad-link-post: the elements
-   * here may hold their object locks (avdec_h264 does). */
-  peer = scope_pad_downstream (p);
-  gst_query_parse_latency (query, &live, &min, &max);
-
-  while (t->qdepth > 0 && t->q[t->qdepth - 1].peer == e) {
-    t->qdepth--;
-    min_prev = MAX (min_prev, t->q[t->qdepth].min);
-    if (t->q[t->qdepth].max == G_MAXINT64)
-      prev_unbounded = TRUE;
-    else
-      max_prev = MAX (max_prev, t->q[t->qdepth].max);
-  }
-  if (t->qdepth >= SCOPE_MAX_QUERIES)
-    t->qdepth = 0;
-  t->q[t->qdepth].peer = peer;
-  t->q[t->qdepth].min = (gint64) min;
-  t->q[t->qdepth].max = max == GST_CLOCK_TIME_NONE ? G_MAXINT64 : (gint64) max;
-  t->qdepth++;
-
-  if (max == GST_CLOCK_TIME_NONE || prev_unbounded)
-    share_max = G_MAXINT64;
-  else
-    share_max = (gint64) max - max_prev;
-  __atomic_store_n (&e->rep_min_ns, (gint64) min - min_prev, RELAXED);
-  __atomic_store_n (&e->rep_max_ns, share_max, RELAXED);
-  g_atomic_int_set (&e->rep_set, 1);
-}
-
 /* ---- structure: learnt where GStreamer holds none of our objects' locks ---- */
 
 static void
@@ -563,9 +523,17 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   gint hops;
 
   if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP
-          && type != GST_EVENT_EOS) || !latency_on ())
+          && type != GST_EVENT_EOS && type != GST_EVENT_STREAM_START)
+      || !latency_on ())
     return;
   t = thr ();
+  /* An element drains what it holds when EOS reaches it (x264enc's ~40
+   * frames), pushing them from its EOS handling on this thread: not the
+   * work of the task running the thread. Data flows again after a flush or
+   * a new stream or segment (a pooled thread's next task begins so). */
+  t->draining = type == GST_EVENT_EOS;
+  if (type == GST_EVENT_STREAM_START)
+    return;
   p = pad_get (t, pad);
   if (!p || p->transparent || p->sink)
     return;
@@ -685,8 +653,7 @@ scope_hooks_register (GstTracer * tracer)
       G_CALLBACK (on_pull_range_pre));
   gst_tracing_register_hook (tracer, "pad-pull-range-post",
       G_CALLBACK (on_pull_range_post));
-  gst_tracing_register_hook (tracer, "pad-query-post",
-      G_CALLBACK (on_query_post));
+  scope_reported_register (tracer);
   gst_tracing_register_hook (tracer, "pad-push-event-pre",
       G_CALLBACK (on_push_event_pre));
   gst_tracing_register_hook (tracer, "bin-add-post",

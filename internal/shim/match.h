@@ -9,6 +9,23 @@
 
 /* ---- what entered a sink pad ---- */
 
+/* buf's first memory: what a buffer keeps when an element re-stamps it,
+ * and a new buffer at a recycled address does not have (see same_buffer);
+ * scope_no_memory for a buffer without memory. The hooks read it from the
+ * GstBuffer; the tests of algorithms.go define SCOPE_MEMORY_OF to give
+ * their buffers memories. */
+static const gint scope_no_memory;
+#ifndef SCOPE_MEMORY_OF
+static inline gconstpointer
+scope_memory_of (gconstpointer buf)
+{
+  GstBuffer *b = (GstBuffer *) buf;
+  return gst_buffer_n_memory (b) ? (gconstpointer) gst_buffer_peek_memory (b,
+      0) : (gconstpointer) & scope_no_memory;
+}
+#define SCOPE_MEMORY_OF(buf) scope_memory_of (buf)
+#endif
+
 static inline guint64
 ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
     guint64 rt_end, guint64 ts, guint64 origin_ts, ScopeElement * origin)
@@ -20,6 +37,9 @@ ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
   __atomic_thread_fence (__ATOMIC_RELEASE);
   __atomic_store_n (&x->buf, buf, RELAXED);
   __atomic_store_n (&x->size, size, RELAXED);
+  /* Two calls into GStreamer: only for elements seen re-stamping. */
+  __atomic_store_n (&x->mem, __atomic_load_n (&r->want_mem, RELAXED) ?
+      SCOPE_MEMORY_OF (buf) : NULL, RELAXED);
   __atomic_store_n (&x->rt, rt, RELAXED);
   __atomic_store_n (&x->rt_end, rt_end, RELAXED);
   __atomic_store_n (&x->ts, ts, RELAXED);
@@ -42,6 +62,7 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
   out->seq = seq;
   out->buf = __atomic_load_n (&x->buf, RELAXED);
   out->size = __atomic_load_n (&x->size, RELAXED);
+  out->mem = __atomic_load_n (&x->mem, RELAXED);
   out->rt = __atomic_load_n (&x->rt, RELAXED);
   out->rt_end = __atomic_load_n (&x->rt_end, RELAXED);
   out->ts = __atomic_load_n (&x->ts, RELAXED);
@@ -60,13 +81,21 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
 #define SCOPE_RT_SLACK (1 * GST_USECOND)
 
 /* The same buffer object: same address, and the same running time, or the
- * same size and a running time moved less than SCOPE_RETIME_NS (a
- * jitterbuffer correcting skew on the buffers it passes on). An address
- * alone could be a new buffer allocated where a freed input was. */
+ * same size, the same first memory and a running time moved less than
+ * SCOPE_RETIME_NS (a jitterbuffer correcting skew on the buffers it passes
+ * on, audiorate re-stamping them from their sample count). An address and
+ * a size are not enough: videorate's outputs are new buffers (copies of the
+ * frame it holds, sharing that frame's memory) that often land where an
+ * input it freed was, with the same size and a running time 25-52 ms away.
+ * Reading a buffer's memory costs two calls into GStreamer, so a ring
+ * records it only once such a candidate was seen on it (want_mem): until
+ * then a candidate is not taken (the jitterbuffer's first re-stamped
+ * packets are matched in running time instead), nor is one whose input
+ * entered before. The output's memory is read only for a candidate. */
 #define SCOPE_RETIME_NS (100 * GST_MSECOND)
 static inline gboolean
-same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
-    guint64 rt)
+same_buffer (ScopeRing * r, const ScopeRingEntry * x, gconstpointer buf,
+    guint64 size, guint64 rt)
 {
   if (x->buf != buf)
     return FALSE;
@@ -74,8 +103,15 @@ same_buffer (const ScopeRingEntry * x, gconstpointer buf, guint64 size,
     return TRUE;
   if (x->rt <= rt + SCOPE_RT_SLACK && rt <= x->rt + SCOPE_RT_SLACK)
     return TRUE;
-  return x->size == size && (x->rt > rt ? x->rt - rt : rt - x->rt)
-      < SCOPE_RETIME_NS;
+  if (x->size != size || (x->rt > rt ? x->rt - rt : rt - x->rt)
+      >= SCOPE_RETIME_NS)
+    return FALSE;
+  if (G_UNLIKELY (!x->mem)) {
+    if (!__atomic_load_n (&r->want_mem, RELAXED))
+      __atomic_store_n (&r->want_mem, 1, RELAXED);
+    return FALSE;
+  }
+  return x->mem == SCOPE_MEMORY_OF (buf);
 }
 
 /* Finds the input of element e that carried the first sample of an output
@@ -112,7 +148,7 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
     /* A queue's output is the buffer after its previous one. */
     hint = __atomic_load_n (&r->hint, RELAXED);
     if (hint >= lo && hint < head && ring_read (r, hint, &x)
-        && same_buffer (&x, buf, size, rt)) {
+        && same_buffer (r, &x, buf, size, rt)) {
       __atomic_store_n (&r->hint, hint + 1, RELAXED);
       *out = x;
       return TRUE;
@@ -120,7 +156,7 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
     for (k = head; k > lo; k--) {
       if (!ring_read (r, k - 1, &x))
         continue;
-      if (same_buffer (&x, buf, size, rt)) {
+      if (same_buffer (r, &x, buf, size, rt)) {
         __atomic_store_n (&r->hint, k, RELAXED);
         *out = x;
         return TRUE;

@@ -83,6 +83,8 @@ typedef struct {
   guint64 seq;                  /* atomic: index + 1 once written, 0 meanwhile */
   gconstpointer buf;
   guint64 size;
+  gconstpointer mem;            /* its first GstMemory, compared only;
+                                 * NULL: not recorded */
   guint64 rt, rt_end;           /* running time; rt_end NONE: no duration */
   guint64 ts, origin_ts;
   ScopeElement *origin;
@@ -92,6 +94,9 @@ struct _ScopeRing {
   guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* producer */
   guint64 valid_from;           /* atomic: older entries predate a flush */
   guint64 hint __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* readers */
+  /* atomic, set by a reader: the element re-stamps buffers it passes on,
+   * so entries record their first memory (see same_buffer in match.h). */
+  gint want_mem;
   ScopeRingEntry e[SCOPE_RING];
   ScopeRing *next_free;         /* the store's, under scope_lock */
 };
@@ -123,8 +128,11 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   ScopeHist proc;               /* exclusive processing time per buffer */
   ScopeHist lat;                /* entry to exit per buffer */
   guint64 lat_last_ns;
-  gint rep_set;                 /* atomic: a LATENCY answer was seen */
-  gint64 rep_min_ns, rep_max_ns;        /* G_MAXINT64 means unbounded */
+  /* Its latest LATENCY answer (reported.c), under a sequence lock: odd
+   * while written, 0 before the first. rep_max NONE: unbounded. */
+  guint rep_seq;
+  gboolean rep_live;
+  guint64 rep_min, rep_max;
   ScopePad *inputs[SCOPE_MAX_INPUTS];   /* atomic; sink pads, NULL: gone */
   gint n_inputs;                /* atomic; entries used so far */
   ScopePath paths[SCOPE_MAX_PATHS];     /* for sinks: one per source */
@@ -138,6 +146,7 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   ScopeRing *ring_mem;          /* the ring it owns; NULL until needed */
   /* Reset at reuse: everything from here on. */
   gboolean transparent;         /* ghost and proxy pads: not an element's */
+  gboolean orphan;              /* made before the pad had a parent */
   gboolean sink;
   ScopeElement *elem;           /* never NULL; a dead one for ghost pads */
   gchar *name;
@@ -171,6 +180,9 @@ void scope_element_removed (GstElement * element);
 void scope_pad_removed (GstPad * pad);
 /* The element downstream of src pad p, through ghost pads, or NULL. */
 ScopeElement *scope_pad_downstream (ScopePad * p);
+/* The live slot of element, or NULL: never makes one, takes no lock of
+ * GStreamer's. */
+ScopeElement *scope_element_find (GstElement * element);
 extern GQuark scope_slot_quark;
 
 /* hooks.c: the hot path. Registered once, by the first tracer constructed;
@@ -189,7 +201,6 @@ void scope_hooks_register (GstTracer * tracer);
  * a stack a frame early or late, never freed memory (slots are only reused).
  */
 #define SCOPE_MAX_DEPTH 64
-#define SCOPE_MAX_QUERIES 16
 #define SCOPE_SAMPLE_DEPTH 32
 /* The per-thread pad cache: 4-way sets, so that a thread's pads (a few to
  * a few tens) fit without two evicting each other on every buffer, as they
@@ -239,16 +250,13 @@ struct _ScopeThread {
   ScopeElement *task_owner;
   guint64 task_idle, task_child, task_cpu;
   gboolean task_slow;
+  /* EOS went downstream on this thread: buffers pushed outside any chain
+   * now come from an element draining at EOS, not from the task. */
+  gboolean draining;
   /* Pull mode: what the element running this task pulled last. */
   ScopeElement *task_elem;
   guint64 task_ts, task_origin_ts;
   ScopeElement *task_src;
-  /* LATENCY answers on their way downstream (see on_query_post). */
-  guint qdepth;
-  struct {
-    ScopeElement *peer;
-    gint64 min, max;
-  } q[SCOPE_MAX_QUERIES];
   ScopeFrame f[SCOPE_MAX_DEPTH];
   /* Pad -> slot, set-associative: a hit spares the qdata lookup (a lock
    * and a list walk). The pad pointer is only compared. A hit needs the
@@ -359,6 +367,8 @@ typedef struct {
   gchar *pipeline, *element, *factory;
   ScopeHist proc, lat;
   guint64 lat_last_ns;
+  /* Reported latency: set when the element's latest answer is live; its
+   * shares are >= 0, rep_max_ns G_MAXINT64 when unbounded or unknown. */
   gint rep_set;
   gint64 rep_min_ns, rep_max_ns;
   guint64 cpu_ns;
@@ -389,6 +399,10 @@ typedef struct {
 } ScopeSnapshot;
 
 ScopeSnapshot *scope_snapshot (void);
+/* reported.c: the hooks that record LATENCY answers, and an element's
+ * share of them (rep_* of st), computed at snapshot time under scope_lock. */
+void scope_reported_register (GstTracer * tracer);
+void scope_reported_share (ScopeElement * e, ScopeElementStat * st);
 void scope_snapshot_free (ScopeSnapshot * s);
 
 /* latency_tracer.c: the metrics file is written now (SCOPE_FLAG_FILE): a

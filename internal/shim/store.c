@@ -407,6 +407,7 @@ ring_new (ScopePad * p)
     p->ring_mem = scope_alloc (ScopeRing);
   }
   p->ring_mem->head = p->ring_mem->valid_from = p->ring_mem->hint = 0;
+  p->ring_mem->want_mem = 0;
   return p->ring_mem;
 }
 
@@ -471,13 +472,17 @@ pad_get_locked (GstPad * pad, GstPad * internal)
   ScopePad *p = tag_get_locked ((GObject *) pad), *other = NULL;
   GstObject *parent;
 
-  if (p && pad_live (p))
+  parent = GST_OBJECT_PARENT (pad);
+  /* A slot made for a pad that had no parent yet (rtpptdemux pushes its
+   * new pads' first events before adding them) took it for a ghost pad:
+   * once it has one, it is made again (the old slot dies with its tag). */
+  if (p && pad_live (p) && !(p->orphan && parent))
     return p;
   if (removed_locked ((GstObject *) pad))
     return &scope_gone;
-  parent = GST_OBJECT_PARENT (pad);
   p = pad_alloc_locked ();
   p->sink = GST_PAD_IS_SINK (pad);
+  p->orphan = !parent;
   if (parent)
     p->name = g_strdup (GST_OBJECT_NAME (pad));
   /* Ghost pads (parent is a bin) and their internal proxy pads (parent is
@@ -525,9 +530,21 @@ pad_find (GstPad * pad)
    * qdata lock rather than taking scope_lock on every cache miss. */
   g_object_dup_qdata ((GObject *) pad, scope_slot_quark, tag_copy, &tag);
   p = (ScopePad *) tag.state;
-  if (p && scope_state (p) == tag.live && pad_live (p))
+  if (p && scope_state (p) == tag.live && pad_live (p)
+      && !(p->orphan && GST_OBJECT_PARENT (pad)))
     return p;
   return NULL;
+}
+
+ScopeElement *
+scope_element_find (GstElement * element)
+{
+  ScopeTag tag = { NULL, 0 };
+  ScopeElement *e;
+
+  g_object_dup_qdata ((GObject *) element, scope_slot_quark, tag_copy, &tag);
+  e = (ScopeElement *) tag.state;
+  return e && scope_state (e) == tag.live ? e : NULL;
 }
 
 static ScopePad *
@@ -741,9 +758,7 @@ scope_snapshot (void)
     hist_copy (&st.proc, &e->proc);
     hist_copy (&st.lat, &e->lat);
     st.lat_last_ns = __atomic_load_n (&e->lat_last_ns, __ATOMIC_RELAXED);
-    st.rep_set = g_atomic_int_get (&e->rep_set);
-    st.rep_min_ns = __atomic_load_n (&e->rep_min_ns, __ATOMIC_RELAXED);
-    st.rep_max_ns = __atomic_load_n (&e->rep_max_ns, __ATOMIC_RELAXED);
+    scope_reported_share (e, &st);
     st.cpu_ns = __atomic_load_n (&e->cpu_ns, __ATOMIC_RELAXED);
     g_array_append_val (el, st);
     for (i = 0; i < SCOPE_MAX_PATHS; i++) {

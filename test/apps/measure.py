@@ -9,16 +9,19 @@ the request-metrics signal, the way a user's application would. Prints JSON:
 
   {"metrics": "...exposition...",
    "probes": {"elem:pad": [[pts, t_ns, rt, dur], ...]},
-   "queries": {"elem:pad": {"live": b, "min": ns, "max": ns}},
+   "queries": {"elem:pad" or "elem": {"live": b, "min": ns, "max": ns}},
    "props": {"elem:prop": value},
    "run_ns": wall time from PLAYING to EOS,
    "cpu_ns": the process's CPU time over the same span,
    "cpu_total_ns": the process's CPU time from its start to the output,
+   "eos_unix_ns": the wall clock (Unix ns) when the last pipeline reached
+                  EOS: how long the process then takes to exit is measured
+                  from there, without its startup,
    "threads": {"TID": [name, CPU ns over the span from PLAYING to EOS]},
    "thread_of": {"elem:pad": TID of the thread that pushed its first buffer}}
 
 Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
-                  [--probe ELEM:PAD ...] [--query ELEM:PAD ...]
+                  [--probe ELEM:PAD ...] [--query ELEM[:PAD] ...]
                   [--prop ELEM:PROPERTY ...] [--deinit] [--eos-others]
                   [--threads] [--thread-of ELEM:PAD ...]
 
@@ -191,6 +194,7 @@ def main(argv):
             raise SystemExit("pipeline %s did not reach EOS: %s" % (
                 p.get_name(), msg.parse_error() if msg else "timeout"))
     run_ns, cpu_ns = time.monotonic_ns() - t0, time.process_time_ns() - cpu0
+    eos_unix_ns = time.time_ns()
     tcpu = {}
     if threads:
         for tid, (tname, ns) in thread_cpu().items():
@@ -202,7 +206,10 @@ def main(argv):
         values[spec] = element(elem).get_property(prop)
     for spec in queries:
         q = Gst.Query.new_latency()
-        if lookup(spec).query(q):
+        # ELEM:PAD asks the pad; ELEM alone asks the element, as a bin asks
+        # its sinks (a sink's answer includes its own share).
+        target = lookup(spec) if ":" in spec else element(spec)
+        if target.query(q):
             live, mn, mx = q.parse_latency()
             answers[spec] = {"live": live, "min": mn, "max": mx}
 
@@ -213,7 +220,8 @@ def main(argv):
     json.dump({"metrics": metrics, "probes": seen, "queries": answers,
                "props": values, "run_ns": run_ns, "cpu_ns": cpu_ns,
                "threads": tcpu, "thread_of": tids,
-               "cpu_total_ns": time.process_time_ns()}, sys.stdout)
+               "cpu_total_ns": time.process_time_ns(),
+               "eos_unix_ns": eos_unix_ns}, sys.stdout)
     sys.stdout.flush()
     if deinit:
         del pipelines, p

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -23,21 +22,11 @@ const dashPipeline = "videotestsrc is-live=true ! video/x-raw,width=160,height=1
 
 const tracersBoth = "prometheus-latency-tracer(flags=pipeline+element+reported);pyroscope(flags=element)"
 
-// startLaunch runs gst-launch-1.0 on a pipeline until the test ends.
-func startLaunch(t *testing.T, env []string, pipeline string) *bytes.Buffer {
+// startLaunch runs gst-launch-1.0 -e on a pipeline until the test ends
+// (startPipeline); its String is the log so far.
+func startLaunch(t *testing.T, env []string, desc string) *pipeline {
 	t.Helper()
-	cmd := exec.Command("gst-launch-1.0", append([]string{"-e"}, strings.Fields(pipeline)...)...)
-	cmd.Env = env
-	var errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &errb, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return &errb
+	return startPipeline(t, env, "-e "+desc)
 }
 
 // grafanaVars are the dashboard's template variables as the test sets them;
@@ -210,7 +199,10 @@ func TestDashboardQueries(t *testing.T) {
 		vars, query string
 	}
 	var checks []check
-	for _, vs := range [][2]string{{".*", ".*"}, {"pipeline0", "(burn|slow)"}} {
+	// videotestsrc0 is selected for the reported latency panel: only
+	// elements that add to the LATENCY answer have a share (the live source
+	// its frame).
+	for _, vs := range [][2]string{{".*", ".*"}, {"pipeline0", "(burn|slow|videotestsrc0)"}} {
 		r := grafanaVars(vs[0], vs[1], service)
 		for _, q := range queries {
 			e := r.Replace(q.expr)
@@ -248,7 +240,17 @@ func TestDashboardQueries(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}
+	// A reported maximum is exported only where an element's share is
+	// bounded and above zero, which no element of this pipeline has (its
+	// sources answer an unbounded maximum): such a query may be empty while
+	// the tracer exports no series of its family, and must not be once it
+	// does.
+	_, exposition, _ := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	for _, c := range pending {
+		if strings.Contains(c.query, reportedMax) && !strings.Contains(exposition, reportedMax+"{") {
+			t.Logf("%s (%s): no data, and no %s series exported", c.where, c.vars, reportedMax)
+			continue
+		}
 		t.Errorf("%s (%s): no data for %s", c.where, c.vars, c.query)
 	}
 	t.Logf("%d queries of the dashboard and the rules returned data", len(checks)-len(pending))
@@ -290,7 +292,9 @@ func TestDashboardQueries(t *testing.T) {
 		t.Errorf("flame graph target %v, want queryType profile and profileTypeId %s", fl, cpuType)
 	}
 	sel := grafanaVars(".*", ".*", service).Replace(fl["labelSelector"].(string))
-	f := waitFlame(t, pyroBase, sel)
+	// The pipeline still runs and uploads every second: wait for what is
+	// asserted, not for the profile to stop changing.
+	f := waitFlameFor(t, pyroBase, sel, func(f flame) bool { return f.Self["burn"] > 0 })
 	if f.Self["burn"] == 0 {
 		t.Errorf("the flame graph panel's query %s%s has no CPU in burn: %v", cpuType, sel, f.names())
 	}

@@ -26,10 +26,7 @@ func TestDecodebinDynamicPads(t *testing.T) {
 		"v.ogg": fmt.Sprintf("videotestsrc num-buffers=%d ! video/x-raw,width=64,height=48 ! theoraenc ! oggmux", frames),
 	}
 	for file, enc := range media {
-		args := append([]string{"-q"}, strings.Fields(enc+" ! filesink location="+filepath.Join(dir, file))...)
-		if out, err := exec.Command("gst-launch-1.0", args...).CombinedOutput(); err != nil {
-			t.Fatalf("making %s: %v\n%s", file, err, out)
-		}
+		runPipeline(t, nil, "-q "+enc+" ! filesink location="+filepath.Join(dir, file))
 	}
 	for _, c := range []struct {
 		name, pipeline   string

@@ -21,21 +21,14 @@ func TestFlameSVGRendered(t *testing.T) {
 	env := gstEnv(t, "pyroscope(flags=element)",
 		"GST_PYROSCOPE_SERVER_URL="+base, "GST_PYROSCOPE_TRACER_NAME="+name)
 	const pipeline = "fakesrc num-buffers=200 ! scopeburn name=burnA cpu-us=3000 ! identity name=passB ! scopeburn name=burnC cpu-us=1500 ! fakesink name=sinkD"
-	cmd := exec.Command("gst-launch-1.0", strings.Fields(pipeline)...)
-	cmd.Env = env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("gst-launch: %v\n%s", err, out)
-	}
-	f := waitFlame(t, base, `{service_name="`+name+`"}`)
+	runPipeline(t, env, pipeline)
+	f := waitFlameFor(t, base, `{service_name="`+name+`"}`, func(f flame) bool { return f.Self["burnA"] > 0 && f.Self["burnC"] > 0 })
 	if f.Self["burnA"] == 0 || f.Self["burnC"] == 0 {
 		t.Fatalf("the profile lacks the burners: %v", f.Self)
 	}
 
 	dir := t.TempDir()
-	report := filepath.Join(dir, "gstscope-report")
-	if out, err := exec.Command("go", "build", "-o", report, "../../cmd/gstscope-report").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	report := reportBin(t)
 	svg := filepath.Join(dir, "flame.svg")
 	out, err := exec.Command(report, "flame", "-pyroscope", base, "-service", name,
 		"-from", "now-15m", "-until", "now", "-o", svg).CombinedOutput()

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // graphPipeline has a tee, queues and a bin reached through a ghost pad;
@@ -127,20 +129,21 @@ func checkSVG(t *testing.T, what string, svg []byte) {
 // dot; and gstscope-report graph writes the SVG and the DOT.
 func TestGraphHTTP(t *testing.T) {
 	port := freePort(t)
-	cmd := exec.Command("gst-launch-1.0", strings.Fields(fmt.Sprintf(graphPipeline, "is-live=true num-buffers=400"))...)
-	cmd.Env = gstEnv(t, "prometheus-latency-tracer", fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	startPipeline(t, gstEnv(t, "prometheus-latency-tracer", fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)),
+		fmt.Sprintf(graphPipeline, "is-live=true")) // until the test ends: a slow run outlived 400 buffers
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, base+"/metrics")
-	time.Sleep(1500 * time.Millisecond) // a second of buffers
+	// Buffers reach both sinks: every link carries them from now on.
+	waitExposition(t, base+"/metrics", "buffers at both sinks", func(fams map[string]*dto.MetricFamily) bool {
+		return find(fams, "gstreamer_pad_buffers_total", labels("element", "fakesink0")).GetCounter().GetValue() > 0 &&
+			find(fams, "gstreamer_pad_buffers_total", labels("element", "b/fakesink1")).GetCounter().GetValue() > 0
+	})
 
+	asked := time.Now()
 	resp, err := http.Get(base + "/graph")
 	if err != nil {
 		t.Fatal(err)
 	}
+	answered := time.Now()
 	resp.Body.Close()
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/vnd.graphviz; charset=utf-8" {
 		t.Errorf("GET /graph: %d, Content-Type %q", resp.StatusCode, ct)
@@ -155,12 +158,18 @@ func TestGraphHTTP(t *testing.T) {
 	}
 
 	time.Sleep(1100 * time.Millisecond)
+	asked2 := time.Now()
 	_, dot, err := get(base + "/graph")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(dot, "over the last 1.") {
+	// The window the graph states lies between what this test saw of the
+	// two requests (to the 0.1 s the graph prints), however slow the run.
+	shortest, longest := asked2.Sub(answered).Seconds(), time.Since(asked).Seconds()
+	if m := regexp.MustCompile(`over the last ([0-9.]+) s`).FindStringSubmatch(dot); m == nil {
 		t.Errorf("the second graph's rates are not over the time since the first:\n%s", dot)
+	} else if w, _ := strconv.ParseFloat(m[1], 64); w < shortest-0.05 || w > longest+0.05 {
+		t.Errorf("the second graph's rates are over %.1f s; the requests were %.2f-%.2f s apart", w, shortest, longest)
 	}
 	for l, rate := range checkGraph(t, dot) {
 		if rate < 30 || rate > 60 {
@@ -169,10 +178,7 @@ func TestGraphHTTP(t *testing.T) {
 	}
 	renders(t, dot)
 
-	report := filepath.Join(t.TempDir(), "gstscope-report")
-	if out, err := exec.Command("go", "build", "-o", report, "../../cmd/gstscope-report").CombinedOutput(); err != nil {
-		t.Fatalf("go build gstscope-report: %v\n%s", err, out)
-	}
+	report := reportBin(t)
 	dir := t.TempDir()
 	svgPath, dotPath := filepath.Join(dir, "pipeline.svg"), filepath.Join(dir, "pipeline.dot")
 	for _, args := range [][]string{{"graph", base, "-o", svgPath}, {"graph", "-o", dotPath, base + "/graph"}} {
@@ -247,16 +253,19 @@ func runGraphExample(t *testing.T, cmd *exec.Cmd) {
 // which the CPU counters do not need.
 func TestGraphCPU(t *testing.T) {
 	port := freePort(t)
-	cmd := exec.Command("gst-launch-1.0", strings.Fields("audiotestsrc is-live=true samplesperbuffer=441 num-buffers=600 ! queue ! scopeburn name=b cpu-us=3000 ! fakesink")...)
-	cmd.Env = gstEnv(t, "prometheus-latency-tracer;pyroscope",
+	startPipeline(t, gstEnv(t, "prometheus-latency-tracer;pyroscope",
 		fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port),
-		fmt.Sprintf("GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:%d", freePort(t)))
-	if err := cmd.Start(); err != nil {
+		fmt.Sprintf("GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:%d", freePort(t))),
+		"audiotestsrc is-live=true samplesperbuffer=441 ! queue ! scopeburn name=b cpu-us=3000 ! fakesink") // until the test ends
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// The sampler has charged the burner: its CPU is counted from now on.
+	// The share asserted is over the 1.5 s between two graphs after that.
+	waitExposition(t, base+"/metrics", "the burner's CPU counted", func(fams map[string]*dto.MetricFamily) bool {
+		return find(fams, "gstreamer_element_cpu_seconds_total", labels("element", "b")).GetCounter().GetValue() > 0
+	})
+	if _, _, err := get(base + "/graph"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, base+"/graph")
 	time.Sleep(1500 * time.Millisecond)
 	_, dot, err := get(base + "/graph")
 	if err != nil {

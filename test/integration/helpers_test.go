@@ -11,16 +11,43 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 )
 
 // The built libgstscope.so and the test plugin (noop tracer, scopeburn
 // element); `make test` passes them in.
 var pluginDir, testPluginDir string
+
+// gstscope-report, built once per test binary on first use (reportBin), not
+// in every test that runs it nor in processes that never do (this binary
+// run as the load client); TestMain removes it.
+var report struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// reportBin is the path of gstscope-report, built on first use.
+func reportBin(t *testing.T) string {
+	t.Helper()
+	report.once.Do(func() {
+		if report.dir, report.err = os.MkdirTemp("", "gstscope-report-"); report.err != nil {
+			return
+		}
+		report.bin = filepath.Join(report.dir, "gstscope-report")
+		if out, err := exec.Command("go", "build", "-o", report.bin, "../../cmd/gstscope-report").CombinedOutput(); err != nil {
+			report.err = fmt.Errorf("go build gstscope-report: %v\n%s", err, out)
+		}
+	})
+	if report.err != nil {
+		t.Fatal(report.err)
+	}
+	return report.bin
+}
 
 func TestMain(m *testing.M) {
 	for _, v := range []struct {
@@ -41,6 +68,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	stopPyroscope()
 	removeMedia()
+	if report.dir != "" {
+		os.RemoveAll(report.dir)
+	}
 	os.Exit(code)
 }
 
@@ -73,18 +103,22 @@ func gstEnv(t *testing.T, tracers string, extra ...string) []string {
 func memoryChecker() string { return os.Getenv("GSTSCOPE_PRELOAD") }
 
 type result struct {
-	Metrics string                       `json:"metrics"`
-	Probes  map[string][][4]float64      `json:"probes"` // pts, t_ns, running time, duration: see measure.py
-	Queries map[string]map[string]any    `json:"queries"`
-	Props   map[string]float64           `json:"props"`
-	RunNs   int64                        `json:"run_ns"`       // PLAYING to EOS
-	CPUNs   int64                        `json:"cpu_ns"`       // process CPU, same span
-	CPUAll  int64                        `json:"cpu_total_ns"` // process CPU, from its start
-	Threads map[string]threadCPU         `json:"threads"`      // by kernel thread id, with --threads
-	TIDOf   map[string]int               `json:"thread_of"`    // elem:pad -> kernel thread id, with --thread-of
-	Stderr  string                       `json:"-"`
-	Wall    time.Duration                `json:"-"` // the whole process
-	Fams    map[string]*dto.MetricFamily `json:"-"`
+	Metrics string                    `json:"metrics"`
+	Probes  map[string][][4]float64   `json:"probes"` // pts, t_ns, running time, duration: see measure.py
+	Queries map[string]map[string]any `json:"queries"`
+	Props   map[string]float64        `json:"props"`
+	RunNs   int64                     `json:"run_ns"`       // PLAYING to EOS
+	CPUNs   int64                     `json:"cpu_ns"`       // process CPU, same span
+	CPUAll  int64                     `json:"cpu_total_ns"` // process CPU, from its start
+	EOSUnix int64                     `json:"eos_unix_ns"`  // wall clock at EOS
+	Threads map[string]threadCPU      `json:"threads"`      // by kernel thread id, with --threads
+	TIDOf   map[string]int            `json:"thread_of"`    // elem:pad -> kernel thread id, with --thread-of
+	Stderr  string                    `json:"-"`
+	Wall    time.Duration             `json:"-"` // the whole process
+	// AfterEOS is how long the process took from EOS to its exit (not its
+	// startup, which a loaded machine makes seconds long).
+	AfterEOS time.Duration                `json:"-"`
+	Fams     map[string]*dto.MetricFamily `json:"-"`
 }
 
 // threadCPU is one thread's name and its CPU ns from PLAYING to EOS, as
@@ -108,7 +142,8 @@ func measure(t *testing.T, env []string, args ...string) *result {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := runWithTimeout(cmd, 90*time.Second)
-	wall := time.Since(start)
+	exited := time.Now()
+	wall := exited.Sub(start)
 	if err != nil {
 		t.Fatalf("measure.py %v: %v\nstderr:\n%s", args, err, tail(errb.String()))
 	}
@@ -117,6 +152,7 @@ func measure(t *testing.T, env []string, args ...string) *result {
 		t.Fatalf("measure.py output: %v\n%s", err, out.String())
 	}
 	r.Stderr, r.Wall = errb.String(), wall
+	r.AfterEOS = exited.Sub(time.Unix(0, r.EOSUnix))
 	r.Fams = parseExposition(t, r.Metrics)
 	return &r
 }
@@ -142,64 +178,6 @@ func tail(s string) string {
 		return "..." + s[len(s)-4000:]
 	}
 	return s
-}
-
-func parseExposition(t *testing.T, text string) map[string]*dto.MetricFamily {
-	t.Helper()
-	var p expfmt.TextParser
-	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
-	if err != nil {
-		t.Fatalf("exposition does not parse: %v\n%s", err, text)
-	}
-	return fams
-}
-
-// find returns the metric of family name whose labels include all of want.
-func find(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
-	f := fams[name]
-	if f == nil {
-		return nil
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		return m
-	}
-	return nil
-}
-
-func mustFind(t *testing.T, r *result, name string, want map[string]string) *dto.Metric {
-	t.Helper()
-	m := find(r.Fams, name, want)
-	if m == nil {
-		t.Fatalf("no %s%v in metrics:\n%s", name, want, r.Metrics)
-	}
-	return m
-}
-
-func counter(t *testing.T, r *result, name string, want map[string]string) float64 {
-	return mustFind(t, r, name, want).GetCounter().GetValue()
-}
-
-func gaugeValue(t *testing.T, r *result, name string, want map[string]string) float64 {
-	return mustFind(t, r, name, want).GetGauge().GetValue()
-}
-
-// histMean is a histogram's count and mean in seconds.
-func histMean(t *testing.T, r *result, name string, want map[string]string) (uint64, float64) {
-	h := mustFind(t, r, name, want).GetHistogram()
-	if h.GetSampleCount() == 0 {
-		return 0, math.NaN()
-	}
-	return h.GetSampleCount(), h.GetSampleSum() / float64(h.GetSampleCount())
 }
 
 // residence is the ground truth: the mean time, in seconds, between a buffer

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,10 +130,7 @@ func TestBinsWithSameNamedChildren(t *testing.T) {
 // Pull mode: wavparse pulls from filesrc.
 func TestPullMode(t *testing.T) {
 	wav := filepath.Join(t.TempDir(), "tone.wav")
-	gen := exec.Command("gst-launch-1.0", "-q", "audiotestsrc", "num-buffers=50", "!", "wavenc", "!", "filesink", "location="+wav)
-	if out, err := gen.CombinedOutput(); err != nil {
-		t.Fatalf("making %s: %v\n%s", wav, err, out)
-	}
+	runPipeline(t, nil, "-q audiotestsrc num-buffers=50 ! wavenc ! filesink location="+wav)
 	r := measure(t, gstEnv(t, tracerAll),
 		"filesrc location="+wav+" ! wavparse name=parse ! fakesink name=sink",
 		"--probe", "sink:sink")
@@ -177,31 +173,30 @@ func TestTwoPipelinesInOneProcess(t *testing.T) {
 	}
 }
 
-// A live source with a known latency: the reported gauges are each
-// element's share of what a LATENCY query answers.
+// A live source with a known latency: its share is its answer; the queue
+// after it adds nothing to the minimum (its answer is the source's) and
+// both maxima are unbounded, so neither has a series.
 func TestReportedLatency(t *testing.T) {
 	r := measure(t, gstEnv(t, tracerAll),
 		"audiotestsrc name=src is-live=true samplesperbuffer=441 num-buffers=30 ! queue name=q ! fakesink name=sink",
 		"--query", "src:src", "--query", "q:src")
-	src, q := r.Queries["src:src"], r.Queries["q:src"]
-	if src == nil || q == nil {
-		t.Fatalf("LATENCY queries failed: %v", r.Queries)
-	}
-	srcMin := src["min"].(float64) / 1e9
+	_, srcMin, srcMax := answer(t, r, "src:src")
+	_, qMin, qMax := answer(t, r, "q:src")
 	if srcMin < 0.009 || srcMin > 0.011 {
 		t.Fatalf("audiotestsrc answers min %vs, expected 10 ms for 441 samples at 44.1 kHz", srcMin)
 	}
-	near(t, "audiotestsrc reported min", gaugeValue(t, r, "gstreamer_element_reported_latency_min_seconds", labels("element", "src")), srcMin, 0, 1e-9)
-	near(t, "queue reported min", gaugeValue(t, r, "gstreamer_element_reported_latency_min_seconds", labels("element", "q")), q["min"].(float64)/1e9-srcMin, 0, 1e-9)
-	// Both answer an unbounded maximum (GST_CLOCK_TIME_NONE): +Inf.
-	for _, el := range []string{"src", "q"} {
-		if r.Queries[el+":src"]["max"].(float64) < 1.8e19 {
-			t.Fatalf("expected an unbounded maximum from %s, got %v", el, r.Queries)
-		}
-		if v := gaugeValue(t, r, "gstreamer_element_reported_latency_max_seconds", labels("element", el)); !math.IsInf(v, 1) {
-			t.Errorf("%s reported max = %v, want +Inf", el, v)
-		}
+	if qMin != srcMin || !math.IsInf(srcMax, 1) || !math.IsInf(qMax, 1) {
+		t.Fatalf("ground truth: answers src %v/%v, queue %v/%v: want the queue to add nothing to the minimum and both maxima unbounded",
+			srcMin, srcMax, qMin, qMax)
 	}
+	near(t, "audiotestsrc reported min", gaugeValue(t, r, reportedMin, labels("element", "src")), srcMin, 0, 1e-9)
+	if m := find(r.Fams, reportedMin, labels("element", "q")); m != nil {
+		t.Errorf("queue reported min %v: it adds nothing, want no series", m.GetGauge().GetValue())
+	}
+	if s := shares(r, reportedMax, "pipeline0"); len(s) > 0 {
+		t.Errorf("reported max %v: every maximum is unbounded, want no series", s)
+	}
+	noNoise(t, r, "pipeline0")
 }
 
 // Flags switch measurements: an unknown flag is a warning naming the valid

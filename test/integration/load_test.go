@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -17,8 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
 )
 
 // host is test/apps/loadhost.py: one pipeline, played to EOS on demand.
@@ -146,8 +143,9 @@ const loadFamily = "gstreamer_pad_buffers_total"
 // for gzip (as Prometheus does) or not. Every answer must be a 200 whose
 // body is as long as its Content-Length says and parses; and to each
 // client, the sink's buffer count never goes back nor disappears once seen:
-// no answer is older than one the client had before.
-func hammer(ctx context.Context, url string, n int) *loadStats {
+// no answer is older than one the client had before. scraping, if not nil,
+// is called once every client has had its first answer.
+func hammer(ctx context.Context, url string, n int, scraping func()) *loadStats {
 	type kind struct {
 		name            string
 		keepAlive, gzip bool
@@ -163,6 +161,14 @@ func hammer(ctx context.Context, url string, n int) *loadStats {
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
+	var answered sync.WaitGroup // each client's first answer
+	answered.Add(n)
+	if scraping != nil {
+		go func() {
+			answered.Wait()
+			scraping()
+		}()
+	}
 	for i := 0; i < n; i++ {
 		k := kinds[i%len(kinds)]
 		tr := &http.Transport{DisableKeepAlives: !k.keepAlive, DisableCompression: !k.gzip,
@@ -207,7 +213,12 @@ func hammer(ctx context.Context, url string, n int) *loadStats {
 					continue
 				}
 				last = v.buffers
-				lat = append(lat, time.Since(t0))
+				if lat = append(lat, time.Since(t0)); len(lat) == 1 {
+					answered.Done()
+				}
+			}
+			if len(lat) == 0 {
+				answered.Done() // never answered: scraping comes only at the end
 			}
 			mu.Lock()
 			if len(lat) > 0 {
@@ -241,8 +252,7 @@ func checkExposition(body []byte) verdict {
 		return v.(verdict)
 	}
 	v := verdict{buffers: -1}
-	var p expfmt.TextParser
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	fams, err := parseFamilies(string(body))
 	if err != nil {
 		v.problem = "exposition does not parse: " + err.Error()
 	} else if m := find(fams, loadFamily, loadSeries); m != nil {
@@ -293,8 +303,13 @@ func TestHTTPLoadLivePipeline(t *testing.T) {
 	h := startHost(t, desc(buffers), "queue0:sink", "--arrivals", "--sink", "fakesink0")
 	ctx, cancel := context.WithCancel(context.Background())
 	loaded := make(chan *loadStats)
-	go func() { loaded <- hammer(ctx, h.url, loadClients) }()
-	time.Sleep(300 * time.Millisecond) // every client is scraping
+	scraping := make(chan struct{})
+	go func() { loaded <- hammer(ctx, h.url, loadClients, func() { close(scraping) }) }()
+	select { // every client is scraping before the run starts
+	case <-scraping:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the load clients got no answers within 30 s")
+	}
 	run := h.run()
 	cancel()
 	st := <-loaded
@@ -432,15 +447,39 @@ func hammerNiced(t *testing.T, url string) (stop func() *loadStats) {
 	cmd := exec.Command("nice", "-n", "19", os.Args[0], "-test.run=^TestLoadClientProcess$")
 	cmd.Env = append(os.Environ(), "GSTSCOPE_LOAD_URL="+url)
 	in, _ := cmd.StdinPipe()
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	var out strings.Builder
+	cmd.Stdout = &out
+	errPipe, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	time.Sleep(300 * time.Millisecond) // every client is scraping
+	// Every client is scraping (the client says so on stderr) before the
+	// run starts: the process's own startup takes a while when loaded.
+	var errb strings.Builder
+	scraping, copied := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(errPipe)
+		for sc.Scan() {
+			if sc.Text() == loadClientsScraping {
+				close(scraping)
+				continue
+			}
+			errb.WriteString(sc.Text() + "\n")
+		}
+	}()
+	select {
+	case <-scraping:
+	case <-copied:
+		cmd.Wait()
+		t.Fatalf("the load client ended before scraping:\n%s", errb.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the load client's clients got no answers within 30 s:\n%s", errb.String())
+	}
 	return func() *loadStats {
 		in.Close()
+		<-copied
 		err := cmd.Wait()
 		var st loadStats
 		if derr := json.NewDecoder(strings.NewReader(out.String())).Decode(&st); err != nil || derr != nil {
@@ -449,6 +488,10 @@ func hammerNiced(t *testing.T, url string) (stop func() *loadStats) {
 		return &st
 	}
 }
+
+// loadClientsScraping is the line the load client process writes to stderr
+// once every client has had an answer.
+const loadClientsScraping = "gstscope-load: every client is scraping"
 
 // TestLoadClientProcess is the load client when the test binary runs as
 // one (hammerNiced): it scrapes until its stdin closes, then prints what it
@@ -463,5 +506,7 @@ func TestLoadClientProcess(t *testing.T) {
 		io.Copy(io.Discard, os.Stdin)
 		cancel()
 	}()
-	json.NewEncoder(os.Stdout).Encode(hammer(ctx, url, loadClients))
+	json.NewEncoder(os.Stdout).Encode(hammer(ctx, url, loadClients, func() {
+		fmt.Fprintln(os.Stderr, loadClientsScraping)
+	}))
 }

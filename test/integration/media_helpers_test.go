@@ -15,9 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 )
 
 // mediaSet is the media the real-media tests play, made by the tests
@@ -46,7 +43,11 @@ var media struct {
 // mediaFiles makes the media on first use.
 func mediaFiles(t *testing.T) *mediaSet {
 	t.Helper()
-	media.once.Do(func() { media.set, media.err = makeMedia(gstEnv(t, "")) })
+	media.once.Do(func() {
+		// Stays the error if makeMedia fails the test that first asked.
+		media.err = fmt.Errorf("making it failed in an earlier test")
+		media.set, media.err = makeMedia(t, gstEnv(t, "")), nil
+	})
 	if media.err != nil {
 		t.Fatalf("making the test media: %v", media.err)
 	}
@@ -59,13 +60,15 @@ func removeMedia() {
 	}
 }
 
-func makeMedia(env []string) (*mediaSet, error) {
+func makeMedia(t *testing.T, env []string) *mediaSet {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "gstscope-media-")
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	m := &mediaSet{dir: dir, mp4: filepath.Join(dir, "av.mp4"), mkv: filepath.Join(dir, "av.mkv"),
 		registry: filepath.Join(dir, "registry.bin")}
+	media.set = m // removed by TestMain, whatever happens here
 	env = append(env, "GST_REGISTRY="+m.registry)
 	// x264enc's defaults (B-frames, so PTS reorder), and AAC from
 	// gst-libav's avenc_aac (voaacenc would do as well; fdkaacenc and faac
@@ -75,21 +78,12 @@ func makeMedia(env []string) (*mediaSet, error) {
 		"audiotestsrc num-buffers=%d samplesperbuffer=1024 ! audio/x-raw,rate=44100,channels=2 "+
 		"! avenc_aac ! aacparse ! queue ! mux. ", mediaFrames, mediaAudioFrames)
 	for file, mux := range map[string]string{m.mp4: "mp4mux", m.mkv: "matroskamux"} {
-		desc := streams + mux + " name=mux ! filesink location=" + file
-		cmd := exec.Command("gst-launch-1.0", append([]string{"-q"}, strings.Fields(desc)...)...)
-		cmd.Env = env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := runWithTimeout(cmd, 60*time.Second); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("%s: %v\n%s", desc, err, tail(out.String()))
-		}
+		runPipeline(t, env, "-q "+streams+mux+" name=mux ! filesink location="+file)
 		if st, err := os.Stat(file); err != nil || st.Size() < 10000 {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("%s: no media written (%v)", desc, err)
+			t.Fatalf("%s: no media written (%v)", file, err)
 		}
 	}
-	return m, nil
+	return m
 }
 
 // mediaRun is how one process of the suite ended.
@@ -242,10 +236,4 @@ func threadStacks(pid int) string {
 		lines = append(lines, fmt.Sprintf("(and %d Go runtime threads)", idleGo))
 	}
 	return strings.Join(lines, "\n")
-}
-
-// parseFamilies parses an exposition ("" has no families).
-func parseFamilies(text string) (map[string]*dto.MetricFamily, error) {
-	var p expfmt.TextParser
-	return p.TextToMetricFamilies(strings.NewReader(text))
 }

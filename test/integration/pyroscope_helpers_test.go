@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -87,7 +88,8 @@ func stopPyroscope() {
 }
 
 // pyroscopeFault is a Pyroscope URL that fails one way, and how long a
-// process pushing to it may take between EOS and exit, startup included.
+// process pushing to it may take between EOS and exit (measured from EOS:
+// the process's startup is not counted).
 type pyroscopeFault struct {
 	name, url string
 	exit      time.Duration
@@ -242,6 +244,30 @@ func waitFlame(t *testing.T, base, selector string) flame {
 	}
 	t.Fatalf("no stable profile for %s within 30s (last total %d)", selector, last.Total)
 	return last
+}
+
+// waitFlameFor polls until the profile for selector has what the test then
+// asserts on (cond: a frame it checks is there, or has at least the lower
+// bound of its tolerance: data only grows as the server ingests it), and
+// returns it. At the deadline it returns the last profile if there is one,
+// for the test's own assertion to fail with its numbers.
+func waitFlameFor(t *testing.T, base, selector string, cond func(flame) bool) flame {
+	t.Helper()
+	var last flame
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if last = render(t, base, selector); last.Total > 0 && cond(last) {
+			return last
+		}
+	}
+	if last.Total == 0 {
+		t.Fatalf("no profile for %s within 30s", selector)
+	}
+	return last
+}
+
+// atLeast is the lower bound of near's tolerance around want.
+func atLeast(want, rel, abs float64) float64 {
+	return want - math.Max(abs, rel*math.Abs(want))
 }
 
 // countLines counts the GStreamer log's lines that contain substr: not the

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Credentials never show: with both tracers, the full GStreamer log
@@ -69,7 +71,12 @@ func TestSecretsNeverShown(t *testing.T) {
 					}
 				}
 			}
-			time.Sleep(2 * time.Second) // uploads are tried every second
+			// The pyroscope tracer's series appear with the sampler's first
+			// charge; uploads (tried every second) go on meanwhile.
+			waitExposition(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), "the pyroscope tracer's series",
+				func(fams map[string]*dto.MetricFamily) bool {
+					return fams["gstreamer_element_cpu_seconds_total"] != nil
+				})
 			served.WriteString(fetch(t, "GET", fmt.Sprintf("http://127.0.0.1:%d/metrics", port), ""))
 			run := <-ran
 			r := h.finish()

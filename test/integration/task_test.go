@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -58,15 +57,8 @@ func TestTaskProcessingSource(t *testing.T) {
 func TestTaskProcessingPullMode(t *testing.T) {
 	dir := t.TempDir()
 	mp4, wav := filepath.Join(dir, "av.mp4"), filepath.Join(dir, "tone.wav")
-	for _, args := range [][]string{
-		{"videotestsrc", "num-buffers=60", "!", "video/x-raw,width=320,height=240,framerate=30/1", "!", "x264enc", "!",
-			"mp4mux", "!", "filesink", "location=" + mp4},
-		{"audiotestsrc", "num-buffers=200", "!", "wavenc", "!", "filesink", "location=" + wav},
-	} {
-		if out, err := exec.Command("gst-launch-1.0", append([]string{"-q"}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("making media: %v\n%s", err, out)
-		}
-	}
+	runPipeline(t, nil, "-q videotestsrc num-buffers=60 ! video/x-raw,width=320,height=240,framerate=30/1 ! x264enc ! mp4mux ! filesink location="+mp4)
+	runPipeline(t, nil, "-q audiotestsrc num-buffers=200 ! wavenc ! filesink location="+wav)
 	for _, c := range []struct{ name, desc, elem, factory string }{
 		{"qtdemux", "filesrc location=" + mp4 + " ! qtdemux name=d ! fakesink name=sink", "d", "qtdemux"},
 		{"wavparse", "filesrc location=" + wav + " ! wavparse name=d ! fakesink name=sink", "d", "wavparse"},

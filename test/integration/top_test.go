@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The pipeline of the top tests: 44100 Hz in buffers of 441 samples, 100
@@ -25,39 +27,17 @@ import (
 var topPipeline = []string{"audiotestsrc", "is-live=true", "samplesperbuffer=441", "!", "queue", "!", "identity", "!", "fakesink"}
 var topElements = []string{"audiotestsrc0", "queue0", "identity0", "fakesink0"}
 
-// buildReport builds gstscope-report into a temporary directory.
-func buildReport(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gstscope-report")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gstscope-report").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build gstscope-report: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildReport is gstscope-report, built once per test binary (reportBin;
+// kept for the tests that called it when each built its own).
+func buildReport(t *testing.T) string { return reportBin(t) }
 
 // startTopPipeline runs the pipeline until stop (or the test's end), serving
 // its metrics on port, and returns once they answer.
 func startTopPipeline(t *testing.T, port int) (stop func()) {
 	t.Helper()
-	cmd := exec.Command("gst-launch-1.0", topPipeline...)
-	cmd.Env = gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port))
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}
-	t.Cleanup(stop)
+	p := startPipeline(t, gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)), strings.Join(topPipeline, " "))
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	return stop
+	return func() { p.stop() }
 }
 
 // measuredRate is the source's buffers/s between two scrapes 2 s apart.
@@ -75,7 +55,12 @@ func measuredRate(t *testing.T, url string) float64 {
 		}
 		return m.GetCounter().GetValue(), at
 	}
-	time.Sleep(500 * time.Millisecond) // past the start
+	// The source counts buffers (the server answers before the first),
+	// then half a second more: past the start.
+	waitExposition(t, url, "the source's buffers", func(fams map[string]*dto.MetricFamily) bool {
+		return find(fams, "gstreamer_pad_buffers_total", labels("element", "audiotestsrc0", "pad", "src")).GetCounter().GetValue() > 0
+	})
+	time.Sleep(500 * time.Millisecond)
 	n0, t0 := count()
 	time.Sleep(2 * time.Second)
 	n1, t1 := count()
@@ -185,7 +170,7 @@ func TestTopTerminal(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is not installed (scripts/deps.sh installs it)")
 	}
-	bin := buildReport(t)
+	bin := reportBin(t)
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	stop := startTopPipeline(t, port)
@@ -246,7 +231,7 @@ func TestTopTerminal(t *testing.T) {
 // Without a terminal, top -n 3 prints three plain frames, each a header with
 // the time and the table with the pipeline's rates, and exits.
 func TestTopPlain(t *testing.T) {
-	bin := buildReport(t)
+	bin := reportBin(t)
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	startTopPipeline(t, port)
@@ -295,7 +280,7 @@ func TestTopPlain(t *testing.T) {
 // at in it (on a loaded machine the live source's buffers come late and the
 // queue catches up: 60-117 buffers/s have been seen, not 100).
 func TestTopCPU(t *testing.T) {
-	bin := buildReport(t)
+	bin := reportBin(t)
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	app := exec.Command("/usr/bin/python3", "../apps/props.py",
@@ -352,7 +337,11 @@ func TestTopCPU(t *testing.T) {
 	}
 	front := httptest.NewServer(proxy)
 	t.Cleanup(front.Close)
-	time.Sleep(time.Second) // the sampler's first charge
+	// top's first frame is its baseline: the burner's CPU must be counted
+	// by then, as the sampler's first charge.
+	waitExposition(t, url, "scopeburn0's CPU counted", func(fams map[string]*dto.MetricFamily) bool {
+		return find(fams, "gstreamer_element_cpu_seconds_total", labels("element", "scopeburn0")).GetCounter().GetValue() > 0
+	})
 
 	// Over 3 s, not 1: the CPU counter moves when the sampler reads the
 	// threads' clocks (every 100 ms at 100 Hz; half-second windows read

@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"math"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -79,10 +78,7 @@ func TestProfileCodecWorkerThreads(t *testing.T) {
 	}
 	// The stream the decoder decodes, made once by the same encoder.
 	stream := filepath.Join(t.TempDir(), "stream.h264")
-	if out, err := exec.Command("gst-launch-1.0", append(strings.Fields(src+" ! "+enc),
-		"!", "video/x-h264,stream-format=byte-stream", "!", "filesink", "location="+stream)...).CombinedOutput(); err != nil {
-		t.Fatalf("encoding the stream: %v\n%s", err, out)
-	}
+	runPipeline(t, nil, src+" ! "+enc+" ! video/x-h264,stream-format=byte-stream ! filesink location="+stream)
 	decode := "filesrc location=" + stream + " ! h264parse ! avdec_h264 ! videoconvert ! fakesink"
 	parse := "filesrc location=" + stream + " ! h264parse ! fakesink"
 	var cpuFull, cpuParse, cpuEnc, cpuSrc, cpuDecode, cpuFileParse []float64
