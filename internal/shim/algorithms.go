@@ -14,6 +14,7 @@ static gconstpointer algo_memory_of (gconstpointer buf);
 #include "histogram.h"
 #include "runningtime.h"
 #include "match.h"
+#include "mix.h"
 
 // The memory of the buffer being put or matched; by default its own
 // number (a buffer passed on keeps its memory).
@@ -55,38 +56,129 @@ algo_element_new (gint n)
 {
   ScopeElement *e = scope_alloc (ScopeElement);
   gint i;
+  g_mutex_lock (&scope_lock);
   for (i = 0; i < n && i < SCOPE_MAX_INPUTS; i++) {
     ScopePad *p = scope_alloc (ScopePad);
     p->sink = TRUE;
     p->elem = e;
-    p->ring = p->ring_mem = scope_alloc (ScopeRing);
+    p->ring = scope_ring_new_locked (p);
     e->inputs[i] = p;
   }
+  g_mutex_unlock (&scope_lock);
   e->n_inputs = MIN (n, SCOPE_MAX_INPUTS);
   return e;
 }
 
+// The element is a mixer, with its ring of origins, as the store makes it.
+static void
+algo_mixer (ScopeElement * e)
+{
+  e->mix = g_aligned_alloc0 (1, sizeof (ScopeMix), SCOPE_CACHE_LINE);
+  e->is_mixer = TRUE;
+}
+
+static void
+algo_put_from (ScopeElement * e, gint i, guintptr buf, guint64 size,
+    guint64 rt, guint64 rt_end, guint64 ts, guint64 origin_ts,
+    guintptr origin)
+{
+  ring_put (e->inputs[i]->ring, (gconstpointer) buf, size, rt, rt_end, ts,
+      origin_ts, (ScopeElement *) origin);
+}
+
+// A mixer's output: the origin it carries (leave() in hooks.c).
+static gboolean
+algo_mix (ScopeElement * e, guintptr buf, guint64 size, guint64 rt,
+    guint64 * origin_ts, guintptr * origin)
+{
+  ScopeRingEntry x = { 0 }, each[SCOPE_MAX_INPUTS];
+  guint n = 0;
+  ScopeElement *src = NULL;
+  if (!ring_match (e, (gconstpointer) buf, size, rt, &x, each, &n))
+    return FALSE;
+  if (n > 0) {
+    mix_origin (e->mix, each, n, origin_ts, &src);
+  } else {
+    *origin_ts = x.origin_ts;
+    src = x.origin;
+  }
+  *origin = (guintptr) src;
+  return TRUE;
+}
+
+// The sources an origin stands for, as a sink reads them (path_observe in
+// hooks.c): their number, or -1 when the mixer's entry is gone.
+static gint
+algo_sources (guintptr origin, guint64 origin_ts, guintptr * src,
+    guint64 * ts)
+{
+  ScopeMixEntry m;
+  guint i;
+  if (!is_mix ((ScopeElement *) origin)) {
+    src[0] = origin;
+    ts[0] = origin_ts;
+    return 1;
+  }
+  if (!mix_read ((ScopeElement *) origin, origin_ts, &m))
+    return -1;
+  for (i = 0; i < m.n; i++) {
+    src[i] = (guintptr) m.origin[i];
+    ts[i] = m.origin_ts[i];
+  }
+  return m.n;
+}
+
+// Its pads' rings go back to the store's free lists, as a reused slot's.
 static void
 algo_element_free (ScopeElement * e)
 {
   gint i;
+  g_aligned_free (e->mix);
+  g_mutex_lock (&scope_lock);
   for (i = 0; i < e->n_inputs; i++) {
-    g_aligned_free (e->inputs[i]->ring_mem);
+    scope_rings_release_locked (e->inputs[i]);
     g_aligned_free (e->inputs[i]);
   }
+  g_mutex_unlock (&scope_lock);
   g_aligned_free (e);
 }
 
+// What enter() does with an arrival on pad i.
 static guint64
 algo_put (ScopeElement * e, gint i, guintptr buf, guintptr mem, guint64 size,
     guint64 rt, guint64 rt_end, guint64 ts)
 {
+  ScopePad *p = e->inputs[i];
   guint64 k;
   algo_mem = mem;
-  k = ring_put (e->inputs[i]->ring, (gconstpointer) buf, size, rt, rt_end,
+  k = ring_record (p, p->ring, (gconstpointer) buf, size, rt, rt_end,
       ts, ts, NULL);
   algo_mem = 0;
   return k;
+}
+
+static guint64
+algo_ring_entries (ScopeElement * e, gint i)
+{
+  return ring_cap (e->inputs[i]->ring);
+}
+
+static ScopeRing *
+algo_ring (ScopeElement * e, gint i)
+{
+  return e->inputs[i]->ring;
+}
+
+// Entry k of ring r, as a reader that loaded r reads it.
+static gboolean
+algo_read (ScopeRing * r, guint64 k, guintptr * buf, guint64 * ts)
+{
+  ScopeRingEntry x;
+  if (k >= r->head || k + ring_cap (r) < r->head || !ring_read (r, k, &x))
+    return FALSE;
+  *buf = (guintptr) x.buf;
+  *ts = x.ts;
+  return TRUE;
 }
 
 static void
@@ -103,7 +195,7 @@ algo_match (ScopeElement * e, guintptr buf, guintptr mem, guint64 size,
   ScopeRingEntry x = { 0 };
   gboolean ok;
   algo_mem = mem;
-  ok = ring_match (e, (gconstpointer) buf, size, rt, &x);
+  ok = ring_match (e, (gconstpointer) buf, size, rt, &x, NULL, NULL);
   algo_mem = 0;
   if (!ok)
     return FALSE;
@@ -127,6 +219,17 @@ algo_holds (ScopeElement * e, gint i, guint64 rt)
   f.rt_end = x.rt_end;
   f.idx = r->head;
   return frame_holds (&f, rt);
+}
+
+// An output while the input last put on pad i is processed, matched with
+// it, as leave() does when frame_holds.
+static void
+algo_output_now (ScopeElement * e, gint i)
+{
+  ScopeFrame f = { 0 };
+  f.pad = e->inputs[i];
+  f.idx = f.pad->ring->head;
+  frame_matched (&f);
 }
 */
 import "C"
@@ -191,6 +294,25 @@ func (m *Matcher) PutMemory(i int, buf, mem uintptr, size, rt, rtEnd, ts uint64)
 	C.algo_put(m.e, C.gint(i), C.guintptr(buf), C.guintptr(mem), C.guint64(size), C.guint64(rt), C.guint64(rtEnd), C.guint64(ts))
 }
 
+// Entries is the size of pad i's ring now.
+func (m *Matcher) Entries(i int) uint64 { return uint64(C.algo_ring_entries(m.e, C.gint(i))) }
+
+// Ring is pad i's ring now, as a reader loads it: it may keep reading it
+// after the producer grew the pad's ring.
+func (m *Matcher) Ring(i int) Ring { return Ring{C.algo_ring(m.e, C.gint(i))} }
+
+// Ring is a ring a reader holds.
+type Ring struct{ r *C.ScopeRing }
+
+// Read is entry k (the (k+1)th arrival) of the ring, if it is whole and
+// the ring still holds it: the buffer and its arrival time.
+func (r Ring) Read(k uint64) (buf uintptr, ts uint64, ok bool) {
+	var b C.guintptr
+	var t C.guint64
+	ok = C.algo_read(r.r, C.guint64(k), &b, &t) != 0
+	return uintptr(b), uint64(t), ok
+}
+
 // Flush forgets what entered pad i before now (a FLUSH_STOP upstream).
 func (m *Matcher) Flush(i int) { C.algo_flush(m.e, C.gint(i)) }
 
@@ -207,8 +329,58 @@ func (m *Matcher) MatchMemory(buf, mem uintptr, size, rt uint64) (ts uint64, ok 
 	return uint64(t), ok
 }
 
+// OutputNow is an output of the input last put on pad i, while it is being
+// processed (an element that outputs as it goes: identity, a filter).
+func (m *Matcher) OutputNow(i int) { C.algo_output_now(m.e, C.gint(i)) }
+
 // Holds is frame_holds: whether the input last put on pad i, while it is
 // being processed, holds an output at running time rt.
 func (m *Matcher) Holds(i int, rt uint64) bool {
 	return C.algo_holds(m.e, C.gint(i), C.guint64(rt)) != 0
+}
+
+// Origin is where a buffer's data came from, as the hooks carry it: a
+// source (any multiple of 64 stands for a source's slot) and the time the
+// buffer left it; or, for a mixer's output, a reference to the mixer's
+// entry (Sources reads it).
+type Origin struct {
+	Source uintptr
+	TS     uint64
+}
+
+// MixRing is SCOPE_MIX_RING: the outputs of a mixer whose origins are kept.
+const MixRing = int(C.SCOPE_MIX_RING)
+
+// MakeMixer gives the element a mixer's ring of origins (is_mixer).
+func (m *Matcher) MakeMixer() { C.algo_mixer(m.e) }
+
+// PutFrom is Put for a buffer of origin o.
+func (m *Matcher) PutFrom(i int, buf uintptr, size, rt, rtEnd, ts uint64, o Origin) {
+	C.algo_put_from(m.e, C.gint(i), C.guintptr(buf), C.guint64(size), C.guint64(rt), C.guint64(rtEnd),
+		C.guint64(ts), C.guint64(o.TS), C.guintptr(o.Source))
+}
+
+// Mix is the origin a mixer's output buffer carries, and whether it
+// matched an input.
+func (m *Matcher) Mix(buf uintptr, size, rt uint64) (Origin, bool) {
+	var ts C.guint64
+	var src C.guintptr
+	ok := C.algo_mix(m.e, C.guintptr(buf), C.guint64(size), C.guint64(rt), &ts, &src) != 0
+	return Origin{uintptr(src), uint64(ts)}, ok
+}
+
+// Sources are the sources origin o stands for, as a sink reads them; false
+// when it refers to a mixer's entry that has been overwritten.
+func Sources(o Origin) ([]Origin, bool) {
+	var src [C.SCOPE_MAX_INPUTS]C.guintptr
+	var ts [C.SCOPE_MAX_INPUTS]C.guint64
+	n := int(C.algo_sources(C.guintptr(o.Source), C.guint64(o.TS), &src[0], &ts[0]))
+	if n < 0 {
+		return nil, false
+	}
+	out := make([]Origin, n)
+	for i := range out {
+		out[i] = Origin{uintptr(src[i]), uint64(ts[i])}
+	}
+	return out, true
 }

@@ -1,8 +1,11 @@
 package shim
 
 import (
+	"fmt"
 	"math/rand"
+	"runtime"
 	"sort"
+	"sync/atomic"
 	"testing"
 )
 
@@ -201,4 +204,259 @@ func TestHolds(t *testing.T) {
 	if m.Holds(0, 30*ms) {
 		t.Errorf("the second packet at 30 ms holds the frame at 30 ms; the first carried it")
 	}
+}
+
+// Rings sized by need: an element that outputs each input while processing
+// it keeps the smallest ring; one that holds inputs gets a ring that keeps
+// them, and every output still finds its input after the ring grew.
+func TestRingGrowth(t *testing.T) {
+	const frame = 33 * ms
+	// An input k: buffer 1000+k, running time [k, k+1) frames, arrived at ts 5000+k.
+	put := func(m *Matcher, k uint64) { m.Put(0, uintptr(1000+k), 4096, k*frame, (k+1)*frame, 5000+k) }
+	t.Run("an element outputting each input keeps the smallest ring", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		for k := uint64(0); k < 5000; k++ {
+			put(m, k)
+			m.OutputNow(0)
+		}
+		if n := m.Entries(0); n != 16 {
+			t.Errorf("ring of %d entries, want 16", n)
+		}
+		// A queue with a level of 2: the same buffers, matched in the ring.
+		for k := uint64(5000); k < 10000; k++ {
+			put(m, k)
+			if ts, ok := m.Match(uintptr(1000+k-2), 4096, (k-2)*frame); !ok || ts != 5000+k-2 {
+				t.Fatalf("output %d matched %v ts %d, want ts %d", k-2, ok, ts, 5000+k-2)
+			}
+		}
+		if n := m.Entries(0); n != 16 {
+			t.Errorf("ring of %d entries with a level of 2, want 16", n)
+		}
+	})
+	t.Run("an encoder holding 40, then 200", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		in, out := uint64(0), uint64(0)
+		// Each output is a new buffer in the middle of its input's span.
+		output := func() {
+			t.Helper()
+			ts, ok := m.Match(uintptr(900000+out), 700, out*frame+frame/2)
+			if !ok || ts != 5000+out {
+				t.Fatalf("output %d (%d held) matched %v ts %d, want ts %d; ring of %d",
+					out, in-out, ok, ts, 5000+out, m.Entries(0))
+			}
+			out++
+		}
+		for ; in < 40; in++ { // the lookahead fills
+			put(m, in)
+		}
+		for ; in < 1000; in++ { // steady: one in, one out
+			put(m, in)
+			output()
+		}
+		at40 := m.Entries(0)
+		for i := 0; i < 200; i++ { // a stall: 200 more held
+			put(m, in)
+			in++
+		}
+		for out < in {
+			output()
+		}
+		if at40 != 64 || m.Entries(0) != 512 {
+			t.Errorf("rings of %d entries holding 40, %d holding 240; want 64, 512", at40, m.Entries(0))
+		}
+		t.Logf("ring of %d entries holding 40, %d after holding 240", at40, m.Entries(0))
+	})
+	t.Run("a queue whose level rises to 200", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		in, out := uint64(0), uint64(0)
+		for in < 3000 {
+			put(m, in)
+			in++
+			// Two in, one out while it fills; then one in, one out.
+			if in%2 == 0 || in-out > 200 {
+				if ts, ok := m.Match(uintptr(1000+out), 4096, out*frame); !ok || ts != 5000+out {
+					t.Fatalf("buffer %d (level %d) matched %v ts %d, want ts %d; ring of %d",
+						out, in-out, ok, ts, 5000+out, m.Entries(0))
+				}
+				out++
+			}
+		}
+		if n := m.Entries(0); n != 512 {
+			t.Errorf("ring of %d entries for a level of 200, want 512", n)
+		}
+	})
+	t.Run("a reader holding the old ring", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		for k := uint64(0); k < 12; k++ {
+			put(m, k)
+		}
+		old := m.Ring(0)
+		for k := uint64(12); k < 300; k++ { // no output: the ring grows
+			put(m, k)
+		}
+		if m.Entries(0) <= 16 {
+			t.Fatalf("ring of %d entries after 300 inputs held, want it grown", m.Entries(0))
+		}
+		// Another pad's rings grow meanwhile, from the store's free lists:
+		// never into a ring this pad's reader may hold.
+		m2 := NewMatcher(1)
+		for k := uint64(0); k < 300; k++ {
+			m2.Put(0, uintptr(777), 1, k*frame, (k+1)*frame, 1)
+		}
+		m2.Free()
+		for k := uint64(0); k < 12; k++ {
+			buf, ts, ok := old.Read(k)
+			if !ok || buf != uintptr(1000+k) || ts != 5000+k {
+				t.Errorf("old ring entry %d: %v buffer %d ts %d, want buffer %d ts %d", k, ok, buf, ts, 1000+k, 5000+k)
+			}
+		}
+	})
+	t.Run("growing while another thread matches", func(t *testing.T) {
+		// The producer (this goroutine's thread) grows the ring while the
+		// reader, on another thread, matches outputs lagging up to 60
+		// inputs behind: every output finds its input.
+		m := NewMatcher(1)
+		defer m.Free()
+		const n = 20000
+		var put_, got atomic.Uint64
+		var failed atomic.Bool
+		done := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for out := uint64(0); out < n; out++ {
+				for put_.Load() <= out+40 && put_.Load() < n {
+					runtime.Gosched()
+				}
+				ts, ok := m.Match(uintptr(900000+out), 700, out*frame+frame/2)
+				if !ok || ts != 5000+out {
+					failed.Store(true)
+					done <- fmt.Errorf("output %d matched %v ts %d, want ts %d", out, ok, ts, 5000+out)
+					return
+				}
+				got.Store(out + 1)
+			}
+			done <- nil
+		}()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for k := uint64(0); k < n && !failed.Load(); k++ {
+			for k >= got.Load()+60 && !failed.Load() {
+				runtime.Gosched()
+			}
+			put(m, k)
+			put_.Store(k + 1)
+		}
+		put_.Store(n)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("ring of %d entries", m.Entries(0))
+	})
+}
+
+// A mixer's output carries one origin per input: on each pad the input
+// whose span holds the output's start (mix.h), read back by the sink.
+func TestMixOrigins(t *testing.T) {
+	const a, b, c = 64, 128, 192 // sources
+	sources := func(t *testing.T, o Origin) map[uintptr]uint64 {
+		t.Helper()
+		s, ok := Sources(o)
+		if !ok {
+			t.Fatalf("origin %v: the mixer's entry is gone", o)
+		}
+		m := map[uintptr]uint64{}
+		for _, x := range s {
+			m[x.Source] = x.TS
+		}
+		return m
+	}
+	want := func(t *testing.T, got, want map[uintptr]uint64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Errorf("sources %v, want %v", got, want)
+			return
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("sources %v, want %v", got, want)
+			}
+		}
+	}
+	t.Run("one origin per input, each from its own span", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		m.MakeMixer()
+		// Pad 0: 23 ms buffers; pad 1: 10 ms buffers; outputs of 10 ms.
+		for i := uint64(0); i < 5; i++ {
+			m.PutFrom(0, uintptr(100+i), 1000, i*23*ms, (i+1)*23*ms, 1000+i, Origin{a, 500 + i})
+		}
+		for i := uint64(0); i < 12; i++ {
+			m.PutFrom(1, uintptr(200+i), 1000, i*10*ms, (i+1)*10*ms, 2000+i, Origin{b, 700 + i})
+		}
+		o, ok := m.Mix(9000, 1000, 50*ms)
+		if !ok {
+			t.Fatal("no match")
+		}
+		want(t, sources(t, o), map[uintptr]uint64{a: 502, b: 705})
+	})
+	t.Run("an input without data for the output is not in it", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		m.MakeMixer()
+		m.PutFrom(0, 100, 1000, 0, 10*ms, 1000, Origin{a, 500})
+		m.PutFrom(1, 200, 1000, 0, 10*ms, 1000, Origin{b, 600})
+		m.PutFrom(0, 101, 1000, 10*ms, 20*ms, 1001, Origin{a, 510})
+		// Pad 1's input for 10 ms has not arrived: a plain origin.
+		o, _ := m.Mix(9000, 1000, 10*ms)
+		if o != (Origin{a, 510}) {
+			t.Errorf("origin %v, want source a's alone", o)
+		}
+	})
+	t.Run("one source on two pads counts once", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		m.MakeMixer()
+		m.PutFrom(0, 100, 1000, 0, 10*ms, 1000, Origin{a, 500})
+		m.PutFrom(1, 200, 1000, 0, 10*ms, 1001, Origin{a, 500})
+		if o, _ := m.Mix(9000, 1000, 0); o != (Origin{a, 500}) {
+			t.Errorf("origin %v, want source a's alone", o)
+		}
+	})
+	t.Run("a mixer behind a mixer carries all the sources", func(t *testing.T) {
+		m1, m2 := NewMatcher(2), NewMatcher(2)
+		defer m1.Free()
+		defer m2.Free()
+		m1.MakeMixer()
+		m2.MakeMixer()
+		m1.PutFrom(0, 100, 1000, 0, 10*ms, 1000, Origin{a, 500})
+		m1.PutFrom(1, 200, 1000, 0, 10*ms, 1001, Origin{b, 600})
+		o1, _ := m1.Mix(9000, 1000, 0)
+		m2.PutFrom(0, 9000, 1000, 0, 10*ms, 1100, o1)
+		m2.PutFrom(1, 300, 1000, 0, 10*ms, 1101, Origin{c, 800})
+		o2, _ := m2.Mix(9100, 1000, 0)
+		want(t, sources(t, o2), map[uintptr]uint64{a: 500, b: 600, c: 800})
+	})
+	t.Run("an entry overwritten before the output reached a sink", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		m.MakeMixer()
+		var first Origin
+		for i := uint64(0); i <= uint64(MixRing); i++ {
+			m.PutFrom(0, uintptr(100+i), 1000, i*10*ms, (i+1)*10*ms, 1000+i, Origin{a, 500 + i})
+			m.PutFrom(1, uintptr(5000+i), 1000, i*10*ms, (i+1)*10*ms, 1000+i, Origin{b, 600 + i})
+			o, _ := m.Mix(uintptr(9000+i), 1000, i*10*ms)
+			if i == 0 {
+				first = o
+				want(t, sources(t, o), map[uintptr]uint64{a: 500, b: 600})
+			}
+		}
+		if s, ok := Sources(first); ok {
+			t.Errorf("the first output's entry, %d outputs later, reads %v; want it gone", MixRing, s)
+		}
+	})
 }

@@ -26,6 +26,7 @@
 #include "histogram.h"
 #include "runningtime.h"
 #include "match.h"
+#include "mix.h"
 
 const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
   1000, 2500, 5000,
@@ -83,28 +84,41 @@ count (ScopePad * p, guint n, gsize bytes)
   add64 (&p->bytes, bytes);
 }
 
-static inline ScopeFrame *
-frame_push (ScopeThread * t, gconstpointer gstpad, ScopeElement * e,
-    ScopePad * p, guint64 ts, guint n)
+/* Opens a frame for an element's input buf (NULL: none, a getrange), of
+ * the given origin and running time, entry idx in pad's ring. Every field
+ * written once: enter() used to overwrite six of them (~6 instructions per
+ * chain call). */
+INLINE void
+frame_open (ScopeThread * t, gconstpointer gstpad, ScopeElement * e,
+    ScopePad * p, guint64 ts, guint n, guint64 origin_ts,
+    ScopeElement * origin, gconstpointer buf, guint64 rt, guint64 rt_end,
+    guint64 idx)
 {
   ScopeFrame *f;
   guint d = t->depth;
   __atomic_store_n (&t->depth, d + 1, RELAXED);
   if (G_UNLIKELY (d >= SCOPE_MAX_DEPTH))
-    return NULL;
+    return;
   f = &t->f[d];
   f->gstpad = gstpad;
   __atomic_store_n (&f->elem, e, RELAXED);
   f->pad = p;
   f->start = ts;
   f->child = 0;
-  f->origin_ts = 0;
-  f->origin = NULL;
-  f->buf = NULL;
-  f->rt = f->rt_end = NONE;
-  f->idx = 0;
+  f->origin_ts = origin_ts;
+  f->origin = origin;
+  f->buf = buf;
+  f->rt = rt;
+  f->rt_end = rt_end;
+  f->idx = idx;
   f->n = n;
-  return f;
+}
+
+INLINE void
+frame_push (ScopeThread * t, gconstpointer gstpad, ScopeElement * e,
+    ScopePad * p, guint64 ts, guint n)
+{
+  frame_open (t, gstpad, e, p, ts, n, 0, NULL, NULL, NONE, NONE, 0);
 }
 
 /* Pops the frame opened for gstpad, charging its duration to its parent.
@@ -136,6 +150,28 @@ frame_top (ScopeThread * t)
 {
   guint d = t->depth;
   return (d > 0 && d <= SCOPE_MAX_DEPTH) ? &t->f[d - 1] : NULL;
+}
+
+/* A mixer's output: its element latency from the match as for any element,
+ * its origin from every input (mix.h). Out of line: rare, and its matches
+ * take room on the stack. */
+static __attribute__ ((noinline)) gboolean
+leave_mixer (ScopeElement * e, GstBuffer * buf, gsize size, guint64 rt,
+    guint64 * entry_ts, guint64 * origin_ts, ScopeElement ** src)
+{
+  ScopeRingEntry in = { 0 }, each[SCOPE_MAX_INPUTS];
+  guint n_each = 0;
+
+  if (!ring_match (e, buf, size, rt, &in, each, &n_each))
+    return FALSE;
+  *entry_ts = in.ts;
+  if (n_each > 0) {
+    mix_origin (e->mix, each, n_each, origin_ts, src);
+  } else {
+    *origin_ts = in.origin_ts;
+    *src = in.origin;
+  }
+  return TRUE;
 }
 
 /* A buffer (or the first of a list of n) leaves element e through src pad
@@ -180,13 +216,16 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
       rt_end = f->rt_end;
     }
     if (f->buf == buf || rt == NONE || f->rt == NONE || frame_holds (f, rt)) {
+      frame_matched (f);
       entry_ts = f->start;
       origin_ts = f->origin_ts;
       src = f->origin;
       entered = TRUE;
     }
   }
-  if (!entered && ring_match (e, buf, size, rt, &in)) {
+  if (!entered && G_UNLIKELY (e->is_mixer))
+    entered = leave_mixer (e, buf, size, rt, &entry_ts, &origin_ts, &src);
+  if (!entered && ring_match (e, buf, size, rt, &in, NULL, NULL)) {
     entry_ts = in.ts;
     origin_ts = in.origin_ts;
     src = in.origin;
@@ -212,8 +251,8 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
   t->pend_rt_end = rt_end;
 }
 
-static void
-path_observe (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
+INLINE void
+path_add (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
 {
   gint i;
   for (i = 0; i < SCOPE_MAX_PATHS; i++) {
@@ -233,6 +272,31 @@ path_observe (ScopeElement * sink, ScopeElement * src, guint64 ns, guint n)
   }
 }
 
+/* A mixer's output reaches sink at ts: one path per source in it. */
+static __attribute__ ((noinline)) void
+path_observe_mix (ScopeElement * sink, ScopeElement * src, guint64 seq,
+    guint64 ts, guint n)
+{
+  ScopeMixEntry m;
+  guint i;
+
+  if (mix_read (src, seq, &m))
+    for (i = 0; i < m.n; i++)
+      path_add (sink, m.origin[i], since (ts, m.origin_ts[i]), n);
+}
+
+/* A buffer (or list) of origin src, which left it at origin_ts, reaches
+ * sink at ts. */
+INLINE void
+path_observe (ScopeElement * sink, ScopeElement * src, guint64 origin_ts,
+    guint64 ts, guint n)
+{
+  if (G_UNLIKELY (is_mix (src)))
+    path_observe_mix (sink, src, origin_ts, ts, n);
+  else
+    path_add (sink, src, since (ts, origin_ts), n);
+}
+
 /* A buffer (or list) enters the element owning sink pad p: it is recorded
  * in the pad's ring (with the running time and origin its upstream push
  * left on this thread) and a frame opens for the element's chain call. */
@@ -244,7 +308,6 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
   guint64 origin_ts = t->pend_ts, rt = t->pend_rt, rt_end = t->pend_rt_end;
   ScopeElement *src = t->pend_src;
   ScopeRing *r;
-  ScopeFrame *f;
   guint64 idx = 0;
 
   t->pend_ts = 0;
@@ -252,20 +315,12 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
   t->pend_rt = t->pend_rt_end = NONE;
   if (src && e->is_sink
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_PIPELINE))
-    path_observe (e, src, since (ts, origin_ts), n);
+    path_observe (e, src, origin_ts, ts, n);
   r = __atomic_load_n (&p->ring, __ATOMIC_ACQUIRE);
   if (r && (g_atomic_int_get (&scope_flags) & (SCOPE_FLAG_ELEMENT |
               SCOPE_FLAG_PIPELINE)))
-    idx = ring_put (r, buf, size, rt, rt_end, ts, origin_ts, src);
-  f = frame_push (t, gstpad, e, p, ts, n);
-  if (f) {
-    f->origin_ts = origin_ts;
-    f->origin = src;
-    f->buf = buf;
-    f->rt = rt;
-    f->rt_end = rt_end;
-    f->idx = idx;
-  }
+    idx = ring_record (p, r, buf, size, rt, rt_end, ts, origin_ts, src);
+  frame_open (t, gstpad, e, p, ts, n, origin_ts, src, buf, rt, rt_end, idx);
 }
 
 /* Closes a chain or getrange frame: the element's own time is its frame
@@ -483,33 +538,50 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
     GstBuffer * buf, GstFlowReturn res)
 {
   ScopeThread *t = thr ();
-  ScopeFrame *f = close_frame (t, pad, ts);
+  ScopeFrame *f = close_frame (t, pad, ts), *up;
   ScopePad *sp;
+  ScopeElement *src;
+  guint64 origin_ts;
   gsize size;
 
   if (f && t->depth == 0)
     t->task_child += since (ts, f->start);
-  if (!f || !f->elem || !latency_on ())
+  if (!f || !latency_on () || res != GST_FLOW_OK || !buf)
     return;
-  if (res != GST_FLOW_OK || !buf)
-    return;
+  /* The data left its source now; or, pulled through a getrange that pulls
+   * upstream itself (typefind's, a ghost or proxy pad's), when the pull
+   * nested in this one returned. */
+  if (f->origin) {
+    origin_ts = f->origin_ts;
+    src = f->origin;
+  } else if (f->elem && f->elem->is_source) {
+    origin_ts = ts;
+    src = f->elem;
+  } else {
+    origin_ts = t->pend_ts;
+    src = t->pend_src;
+  }
   size = gst_buffer_get_size (buf);
-  count (f->pad, 1, size);
+  if (f->elem)
+    count (f->pad, 1, size);
   sp = pad_get (t, pad);
+  if (sp && !sp->transparent)
+    count (sp, 1, size);
+  up = frame_top (t);
+  if (up && !up->buf) {
+    /* Inside another getrange (a chain frame has its input buffer): what
+     * that one returns is what this pull brought. */
+    up->origin_ts = origin_ts;
+    up->origin = src;
+    return;
+  }
   if (!sp || sp->transparent)
     return;
-  count (sp, 1, size);
-  /* The puller runs this task: what it pushes next entered it now, and left
-   * its source (the element that produced it) now. */
+  /* The puller runs this task: what it pushes next entered it now. */
   t->task_elem = sp->elem;
   t->task_ts = ts;
-  if (f->elem->is_source) {
-    t->task_origin_ts = ts;
-    t->task_src = f->elem;
-  } else {
-    t->task_origin_ts = t->pend_ts;
-    t->task_src = t->pend_src;
-  }
+  t->task_origin_ts = origin_ts;
+  t->task_src = src;
 }
 
 /* ---- structure: learnt where GStreamer holds none of our objects' locks ---- */
@@ -535,22 +607,26 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   if (type == GST_EVENT_STREAM_START)
     return;
   p = pad_get (t, pad);
-  if (!p || p->transparent || p->sink)
+  if (!p || p->sink)
     return;
   if (type == GST_EVENT_EOS) {
     /* A sink's figures are final: the metrics file is written. */
     ScopeElement *e;
-    if ((g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE)
+    if (!p->transparent && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE)
         && (e = scope_pad_downstream (p)) && e->is_sink)
       scope_latency_checkpoint ();
     return;
   }
+  /* A transparent slot keeps its segment too: it may be a pad not yet
+   * added to its element, whose slot takes it over (scope_pad_added). */
   if (type == GST_EVENT_SEGMENT) {
     const GstSegment *seg;
     gst_event_parse_segment (ev, &seg);
     segment_store (p, seg);
     return;
   }
+  if (p->transparent)
+    return;
   /* After a flush, running time starts again: what entered the peer
    * before is gone and must not match what comes next. */
   peer = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
@@ -614,6 +690,13 @@ on_bin_remove_pre (GObject * o, GstClockTime ts, GstBin * bin,
 }
 
 static void
+on_element_add_pad (GObject * o, GstClockTime ts, GstElement * element,
+    GstPad * pad)
+{
+  scope_pad_added (element, pad);
+}
+
+static void
 on_element_remove_pad (GObject * o, GstClockTime ts, GstElement * element,
     GstPad * pad)
 {
@@ -666,6 +749,8 @@ scope_hooks_register (GstTracer * tracer)
       G_CALLBACK (on_pad_unlink_post));
   gst_tracing_register_hook (tracer, "bin-remove-pre",
       G_CALLBACK (on_bin_remove_pre));
+  gst_tracing_register_hook (tracer, "element-add-pad",
+      G_CALLBACK (on_element_add_pad));
   gst_tracing_register_hook (tracer, "element-remove-pad",
       G_CALLBACK (on_element_remove_pad));
 }

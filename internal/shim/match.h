@@ -31,7 +31,7 @@ ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
     guint64 rt_end, guint64 ts, guint64 origin_ts, ScopeElement * origin)
 {
   guint64 head = r->head;
-  ScopeRingEntry *x = &r->e[head % SCOPE_RING];
+  ScopeRingEntry *x = &r->e[head & r->mask];
 
   __atomic_store_n (&x->seq, 0, RELAXED);
   __atomic_thread_fence (__ATOMIC_RELEASE);
@@ -55,7 +55,7 @@ ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
 static inline gboolean
 ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
 {
-  ScopeRingEntry *x = &r->e[k % SCOPE_RING];
+  ScopeRingEntry *x = &r->e[k & r->mask];
   guint64 seq = __atomic_load_n (&x->seq, __ATOMIC_ACQUIRE);
   if (seq != k + 1)
     return FALSE;
@@ -70,6 +70,73 @@ ring_read (ScopeRing * r, guint64 k, ScopeRingEntry * out)
   out->origin = __atomic_load_n (&x->origin, RELAXED);
   __atomic_thread_fence (__ATOMIC_ACQUIRE);
   return __atomic_load_n (&x->seq, RELAXED) == seq;
+}
+
+/* ---- a ring's size ----
+ * A ring must keep every input the element still holds: an output matched
+ * with an input the ring no longer has gets no latency and loses its
+ * origin. What the element may still hold is what entered after the input
+ * its last output was matched with (the ring's hint, set by every match:
+ * ring_matched): an encoder filling its lookahead, a jitterbuffer its
+ * latency, a queue its level or all it gets while downstream is blocked.
+ * The producer looks every quarter ring and doubles the ring when that is
+ * three quarters of it or more: it was less a quarter ago, so the ring
+ * still has it all. A reader that found nothing in a ring which had wrapped
+ * past what it looked for (a burst larger than a quarter ring) asks for a
+ * larger one too (want). An element that outputs each input while
+ * processing it keeps the smallest ring. */
+static inline guint64
+ring_cap (const ScopeRing * r)
+{
+  return r->mask + 1;
+}
+
+/* Whether the producer should grow r, whose head is head. */
+static inline gboolean
+ring_short (ScopeRing * r, guint64 head)
+{
+  guint64 cap = ring_cap (r);
+  if (cap >= SCOPE_RING_MAX)
+    return FALSE;
+  return head - __atomic_load_n (&r->hint, RELAXED) >= cap - cap / 4
+      || __atomic_load_n (&r->want, RELAXED);
+}
+
+/* An output was matched with the input recorded at idx (index + 1). */
+static inline void
+ring_matched (ScopeRing * r, guint64 idx)
+{
+  __atomic_store_n (&r->hint, idx, RELAXED);
+}
+
+/* Records an arrival on sink pad p (the producer, on p's streaming thread):
+ * returns its index + 1. */
+static inline guint64
+ring_record (ScopePad * p, ScopeRing * r, gconstpointer buf, guint64 size,
+    guint64 rt, guint64 rt_end, guint64 ts, guint64 origin_ts,
+    ScopeElement * origin)
+{
+  guint64 idx = ring_put (r, buf, size, rt, rt_end, ts, origin_ts, origin);
+  if (G_UNLIKELY ((idx & r->quarter) == 0) && ring_short (r, idx))
+    scope_ring_grow (p, r);
+  return idx;
+}
+
+/* Called by the producer under scope_lock: fills ring n, empty and larger,
+ * with what r holds, at the same indices, so that a reader finds in n what
+ * it found in r. Published afterwards. */
+static inline void
+ring_copy (ScopeRing * n, ScopeRing * r)
+{
+  guint64 head = r->head, k;
+  guint64 lo = head > ring_cap (r) ? head - ring_cap (r) : 0;
+
+  for (k = lo; k < head; k++)
+    n->e[k & n->mask] = r->e[k & r->mask];
+  n->head = head;
+  n->valid_from = __atomic_load_n (&r->valid_from, RELAXED);
+  n->hint = __atomic_load_n (&r->hint, RELAXED);
+  n->want_mem = __atomic_load_n (&r->want_mem, RELAXED);
 }
 
 /* How far past the best candidate a scan goes looking for an older input
@@ -122,10 +189,15 @@ same_buffer (ScopeRing * r, const ScopeRingEntry * x, gconstpointer buf,
  *    inputs at the same running time the earliest to arrive (a frame that
  *    a depayloader builds from packets arrived with its first packet).
  * Inputs are scanned newest first: an element holding frames (encoder
- * lookahead, decoder frame threads) has their inputs at the top. */
+ * lookahead, decoder frame threads) has their inputs at the top. No match
+ * in a wrapped ring whose every input is later than rt (what carried it was
+ * overwritten) asks for a larger ring.
+ * each (NULL, or room for SCOPE_MAX_INPUTS): the match on each sink pad
+ * found by 2., *n_each of them, for a mixer's origins (mix.h); not filled
+ * when the output is the same buffer as an input. */
 static inline gboolean
 ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
-    ScopeRingEntry * out)
+    ScopeRingEntry * out, ScopeRingEntry * each, guint * n_each)
 {
   gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
   guint64 at = rt == NONE ? NONE : rt + SCOPE_RT_SLACK;
@@ -135,7 +207,7 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
   for (i = 0; i < n; i++) {
     ScopePad *in = __atomic_load_n (&e->inputs[i], __ATOMIC_ACQUIRE);
     ScopeRing *r = in ? __atomic_load_n (&in->ring, __ATOMIC_ACQUIRE) : NULL;
-    guint64 head, lo, k, hint;
+    guint64 head, lo, k, hint, oldest_rt = NONE;
     ScopeRingEntry x, best;
     gboolean found = FALSE;
     guint misses = 0;
@@ -144,20 +216,21 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
       continue;
     head = __atomic_load_n (&r->head, __ATOMIC_ACQUIRE);
     lo = MAX (__atomic_load_n (&r->valid_from, RELAXED),
-        head > SCOPE_RING ? head - SCOPE_RING : 0);
+        head > ring_cap (r) ? head - ring_cap (r) : 0);
     /* A queue's output is the buffer after its previous one. */
     hint = __atomic_load_n (&r->hint, RELAXED);
     if (hint >= lo && hint < head && ring_read (r, hint, &x)
         && same_buffer (r, &x, buf, size, rt)) {
-      __atomic_store_n (&r->hint, hint + 1, RELAXED);
+      ring_matched (r, hint + 1);
       *out = x;
       return TRUE;
     }
     for (k = head; k > lo; k--) {
       if (!ring_read (r, k - 1, &x))
         continue;
+      oldest_rt = x.rt;
       if (same_buffer (r, &x, buf, size, rt)) {
-        __atomic_store_n (&r->hint, k, RELAXED);
+        ring_matched (r, k);
         *out = x;
         return TRUE;
       }
@@ -172,6 +245,14 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
         break;
       }
     }
+    if (found)
+      ring_matched (r, best.seq);
+    else if (k == lo && lo + ring_cap (r) == head && rt != NONE
+        && oldest_rt != NONE && oldest_rt > at
+        && !__atomic_load_n (&r->want, RELAXED))
+      __atomic_store_n (&r->want, 1, RELAXED);
+    if (found && each)
+      each[(*n_each)++] = best;
     if (found && (!have || best.rt > out->rt + SCOPE_RT_SLACK
             || (best.rt + SCOPE_RT_SLACK >= out->rt && best.ts < out->ts))) {
       *out = best;
@@ -198,6 +279,16 @@ frame_holds (const ScopeFrame * f, guint64 rt)
         && prev.rt != NONE && prev.rt + SCOPE_RT_SLACK >= f->rt);
   }
   return f->rt_end != NONE && at < f->rt_end;
+}
+
+/* The output was matched with the input being processed (frame_holds, or
+ * data without running time): it holds nothing older (see ring_short). */
+static inline void
+frame_matched (const ScopeFrame * f)
+{
+  ScopeRing *r;
+  if (f->idx && (r = __atomic_load_n (&f->pad->ring, __ATOMIC_ACQUIRE)))
+    ring_matched (r, f->idx);
 }
 
 #endif

@@ -71,13 +71,23 @@ typedef struct {
 } __attribute__ ((aligned (SCOPE_CACHE_LINE))) ScopeHist;
 
 /* The buffers that entered a sink pad, newest last, for matching each output
- * of the element with the input that carried its first sample (see hooks.c).
+ * of the element with the input that carried its first sample (see match.h).
  * One producer (the pad's streaming thread); any number of readers (the
  * element's output threads), which never write an entry: each entry carries
  * the sequence number it was written at, set last, so that a reader can tell
  * an entry being overwritten from a whole one. Buffers are compared by
- * identity and by running time, never dereferenced. */
-#define SCOPE_RING 512
+ * identity and by running time, never dereferenced.
+ *
+ * Sized by need: a ring starts with SCOPE_RING_MIN entries and doubles, up
+ * to SCOPE_RING_MAX, when the element may hold more than it keeps (see
+ * ring_record in match.h). The producer grows it into a new ring with a copy
+ * of what the old one holds, and publishes it in the pad's slot; a reader
+ * may still be reading the old one, which therefore stays with the pad until
+ * the pad's slot is reused (store.c), as a slot does. Most elements output
+ * each input while processing it and keep the smallest ring (1.2 kB). */
+#define SCOPE_RING_MIN 16
+#define SCOPE_RING_MAX 512
+#define SCOPE_RING_CLASSES 6    /* sizes 16 << 0 .. 16 << 5 */
 typedef struct _ScopeElement ScopeElement;
 typedef struct {
   guint64 seq;                  /* atomic: index + 1 once written, 0 meanwhile */
@@ -91,14 +101,24 @@ typedef struct {
 } ScopeRingEntry;
 typedef struct _ScopeRing ScopeRing;
 struct _ScopeRing {
-  guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* producer */
+  /* The producer's line; mask is fixed for the ring's life. */
+  guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));
   guint64 valid_from;           /* atomic: older entries predate a flush */
-  guint64 hint __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* readers */
+  guint64 mask;                 /* entries - 1 */
+  guint64 quarter;              /* entries / 4 - 1: ring_record looks when
+                                 * (head & quarter) == 0 */
+  /* The store's, under scope_lock: the rings the pad used before this one,
+   * and the free list. */
+  ScopeRing *older, *next_free;
+  /* The readers' line. hint: the index after the input the element's last
+   * output was matched with (where a queue's next output is), which tells
+   * the producer how many inputs the element may still hold. */
+  guint64 hint __attribute__ ((aligned (SCOPE_CACHE_LINE)));
+  gint want;                    /* atomic: a reader found it too short */
   /* atomic, set by a reader: the element re-stamps buffers it passes on,
    * so entries record their first memory (see same_buffer in match.h). */
   gint want_mem;
-  ScopeRingEntry e[SCOPE_RING];
-  ScopeRing *next_free;         /* the store's, under scope_lock */
+  ScopeRingEntry e[] __attribute__ ((aligned (SCOPE_CACHE_LINE)));
 };
 
 #define SCOPE_MAX_INPUTS 8
@@ -110,6 +130,27 @@ typedef struct {
   ScopeHist hist;
 } ScopePath;
 
+/* A mixer (a GstVideoAggregator or GstAudioAggregator: compositor,
+ * audiomixer, audiointerleave) makes each output from all its inputs, so
+ * an output has one origin per input: the origin of the input buffer whose
+ * running-time span holds the output's start, on each input that had one.
+ * The mixer writes them to a ring of its own, and the output carries a
+ * reference to its entry (a tagged pointer, see hooks.c) where other
+ * buffers carry their one origin. An entry overwritten before the output
+ * reaches a sink (SCOPE_MIX_RING outputs later) is lost to the paths. */
+#define SCOPE_MIX_RING 64
+#define SCOPE_MIX_TAG ((guintptr) 1)
+typedef struct {
+  guint64 seq;                  /* atomic: index + 1 once written, 0 meanwhile */
+  guint n;
+  guint64 origin_ts[SCOPE_MAX_INPUTS];
+  ScopeElement *origin[SCOPE_MAX_INPUTS];
+} ScopeMixEntry;
+typedef struct {
+  guint64 head;                 /* the mixer's output thread only */
+  ScopeMixEntry e[SCOPE_MIX_RING];
+} ScopeMix;
+
 typedef struct _ScopePad ScopePad;
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
@@ -117,9 +158,11 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   /* Cold, under scope_lock: the store's lists. */
   ScopeElement *next;
   guint64 dead_since;           /* when the store found it dead */
+  ScopeMix *mix;                /* a mixer's, kept with the slot; or NULL */
   /* Reset at reuse: everything from here on. */
   guint64 id;                   /* unique for the life of the process */
   gboolean is_source, is_sink, is_bin;
+  gboolean is_mixer;            /* outputs carry a ScopeMix entry */
   /* Labels, under scope_lock: the element's own name and its parent bin's
    * slot, learnt without GStreamer's locks (store.c); the pipeline and path
    * labels are made from them when they are read. */
@@ -143,7 +186,8 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   guint64 state;                /* atomic: generation << 2 | gone | dead */
   ScopePad *next;               /* cold, under scope_lock */
   guint64 dead_since;
-  ScopeRing *ring_mem;          /* the ring it owns; NULL until needed */
+  ScopeRing *ring_mem;          /* its newest ring, NULL until needed; older
+                                 * ones hang from it (ScopeRing.older) */
   /* Reset at reuse: everything from here on. */
   gboolean transparent;         /* ghost and proxy pads: not an element's */
   gboolean orphan;              /* made before the pad had a parent */
@@ -177,12 +221,23 @@ ScopePad *scope_pad_lookup (GstPad * pad, guint64 * state);
 void scope_element_learn (GstElement * element);
 void scope_pads_linked (GstPad * src, GstPad * sink, gboolean linked);
 void scope_element_removed (GstElement * element);
+void scope_pad_added (GstElement * element, GstPad * pad);
 void scope_pad_removed (GstPad * pad);
 /* The element downstream of src pad p, through ghost pads, or NULL. */
 ScopeElement *scope_pad_downstream (ScopePad * p);
 /* The live slot of element, or NULL: never makes one, takes no lock of
  * GStreamer's. */
 ScopeElement *scope_element_find (GstElement * element);
+/* Rings (store.c keeps their memory). A new ring for pad p, which owns it
+ * from then on; under scope_lock. */
+ScopeRing *scope_ring_new_locked (ScopePad * p);
+/* The rings of p go to the free lists (p's slot is being reused, or a
+ * test's pad freed); under scope_lock. */
+void scope_rings_release_locked (ScopePad * p);
+/* Called by the producer of ring r, p's current ring: grows it (twice the
+ * entries) and publishes the new one in p->ring. Takes scope_lock; rare (at
+ * most log2(SCOPE_RING_MAX / SCOPE_RING_MIN) times in a pad's life). */
+void scope_ring_grow (ScopePad * p, ScopeRing * r);
 extern GQuark scope_slot_quark;
 
 /* hooks.c: the hot path. Registered once, by the first tracer constructed;

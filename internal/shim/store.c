@@ -32,6 +32,7 @@
  * the size of what is alive, not of what died in the last seconds.
  */
 #include "scope.h"
+#include "match.h"
 
 #include <string.h>
 
@@ -112,9 +113,10 @@ static ScopePad *ready_pads;
       s_ = NULL;                                                        \
     }                                                                   \
     s_; })
-/* Rings of reused pad slots, for the next pad that needs one (only some
- * pads do: a slot keeping its ring would make every slot grow one). */
-static ScopeRing *free_rings;
+/* Rings of reused pad slots, by size (class c: SCOPE_RING_MIN << c
+ * entries), for the next pad that needs one or grows one (only some pads
+ * do: a slot keeping its rings would make every slot grow them). */
+static ScopeRing *free_rings[SCOPE_RING_CLASSES];
 
 /* What an object's qdata holds: its slot and the slot's state when it was
  * made for this object. Freed with the qdata; the slot outlives it.
@@ -372,11 +374,7 @@ pad_alloc_locked (void)
     __atomic_store_n (&p->state, next_generation (scope_state (p)),
         __ATOMIC_RELEASE);
     g_clear_pointer (&p->name, g_free);
-    if (p->ring_mem) {
-      p->ring_mem->next_free = free_rings;
-      free_rings = p->ring_mem;
-      p->ring_mem = NULL;
-    }
+    scope_rings_release_locked (p);
     p->transparent = p->sink = FALSE;
     p->buffers = p->bytes = 0;
     __atomic_store_n (&p->ring, NULL, __ATOMIC_RELEASE);
@@ -394,21 +392,127 @@ pad_alloc_locked (void)
 #define slot_publish(slot) \
     __atomic_fetch_and (&(slot)->state, ~SCOPE_DEAD, __ATOMIC_RELEASE)
 
-/* A pad's ring: a quarantined one if any (it left with its dead slot). */
-static ScopeRing *
-ring_new (ScopePad * p)
+/* ---- rings: memory that is only reused, like slots ----
+ * A reader may still be reading a ring its pad no longer uses (it loaded
+ * the pointer just before the producer grew it): a pad keeps every ring it
+ * used until its slot is reused, which waits until no hook can run on it
+ * (see the top). A pad that grows to 2^k entries has used less than 2^(k+1)
+ * in all. */
+
+static guint
+ring_class (guint64 entries)
 {
-  if (!p->ring_mem && free_rings) {
-    p->ring_mem = free_rings;
-    free_rings = free_rings->next_free;
-    /* A reused ring's entries must not look written at their old index. */
-    memset (p->ring_mem->e, 0, sizeof (p->ring_mem->e));
-  } else if (!p->ring_mem) {
-    p->ring_mem = scope_alloc (ScopeRing);
+  return (guint) __builtin_ctzll (entries / SCOPE_RING_MIN);
+}
+
+static gsize
+ring_bytes (guint cls)
+{
+  return sizeof (ScopeRing) + ((gsize) SCOPE_RING_MIN << cls) *
+      sizeof (ScopeRingEntry);
+}
+
+/* An empty ring of class cls: a free one, cleared (its entries must not
+ * look written at their old indices), else a new one. */
+static ScopeRing *
+ring_alloc_locked (guint cls)
+{
+  ScopeRing *r = free_rings[cls];
+
+  if (r) {
+    free_rings[cls] = r->next_free;
+    memset (r, 0, ring_bytes (cls));
+  } else {
+    r = g_aligned_alloc0 (1, ring_bytes (cls), SCOPE_CACHE_LINE);
   }
-  p->ring_mem->head = p->ring_mem->valid_from = p->ring_mem->hint = 0;
-  p->ring_mem->want_mem = 0;
-  return p->ring_mem;
+  r->mask = ((guint64) SCOPE_RING_MIN << cls) - 1;
+  r->quarter = ((guint64) SCOPE_RING_MIN << cls) / 4 - 1;
+  return r;
+}
+
+/* A ring for a new pad: the smallest free one, else a new smallest one. */
+ScopeRing *
+scope_ring_new_locked (ScopePad * p)
+{
+  guint cls = 0;
+  ScopeRing *r;
+
+  while (cls + 1 < SCOPE_RING_CLASSES && !free_rings[cls])
+    cls++;
+  r = ring_alloc_locked (free_rings[cls] ? cls : 0);
+  r->older = p->ring_mem;
+  p->ring_mem = r;
+  return r;
+}
+
+void
+scope_rings_release_locked (ScopePad * p)
+{
+  ScopeRing *r = p->ring_mem, *older;
+
+  for (; r; r = older) {
+    guint cls = ring_class (ring_cap (r));
+    older = r->older;
+    r->older = NULL;
+    r->next_free = free_rings[cls];
+    free_rings[cls] = r;
+  }
+  p->ring_mem = NULL;
+}
+
+void
+scope_ring_grow (ScopePad * p, ScopeRing * r)
+{
+  ScopeRing *n;
+  guint64 valid_from, entries = 0;
+  gchar *element = NULL, *pad = NULL;
+
+  g_mutex_lock (&scope_lock);
+  /* Only while r is p's ring: a slot reused meanwhile (its pad removed and
+   * its quarantine over while a thread still pushed) has another ring, or
+   * none, which is not this producer's to grow. */
+  if (__atomic_load_n (&p->ring, __ATOMIC_ACQUIRE) == r && p->ring_mem == r
+      && ring_cap (r) < SCOPE_RING_MAX) {
+    n = ring_alloc_locked (ring_class (ring_cap (r)) + 1);
+    ring_copy (n, r);
+    n->older = r;
+    p->ring_mem = n;
+    __atomic_store_n (&p->ring, n, __ATOMIC_RELEASE);
+    /* A flush that marked the old ring while it was copied (the thread
+     * pushing FLUSH_STOP may be another) still holds. */
+    valid_from = __atomic_load_n (&r->valid_from, RELAXED);
+    if (valid_from > n->valid_from)
+      __atomic_store_n (&n->valid_from, valid_from, RELAXED);
+    entries = ring_cap (n);
+    element = g_strdup (p->elem->name);
+    pad = g_strdup (p->name);
+  }
+  g_mutex_unlock (&scope_lock);
+  /* Logged without scope_lock, which is never held while calling GStreamer. */
+  if (entries)
+    GST_DEBUG ("ring of %s:%s grown to %" G_GUINT64_FORMAT " entries",
+        element, pad, entries);
+  g_free (element);
+  g_free (pad);
+}
+
+/* A mixer makes each output from all its inputs (see ScopeMix); other
+ * elements with several inputs (muxers, funnel, input-selector) put one
+ * input's data in each output. The base classes of the mixers are in
+ * libgstvideo and libgstaudio: unknown until one is loaded. */
+static gboolean
+is_mixer (GstElement * element)
+{
+  static const gchar *const bases[] = { "GstVideoAggregator",
+    "GstAudioAggregator"
+  };
+  guint i;
+  for (i = 0; i < G_N_ELEMENTS (bases); i++) {
+    GType base = g_type_from_name (bases[i]);
+    if (base && g_type_is_a (G_OBJECT_TYPE (element), base))
+      return TRUE;
+  }
+  return FALSE;
 }
 
 /* The element's slot, made if needed, with what can be learnt of it now
@@ -430,6 +534,14 @@ element_get_locked (GstElement * element, gboolean top, gint depth)
     e->is_bin = GST_IS_BIN (element);
     e->is_source = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SOURCE);
     e->is_sink = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK);
+    if (is_mixer (element)) {
+      /* Its ring, kept with the slot (a reference to an entry may outlive
+       * the element): allocated once, before the flag is seen. Its head
+       * goes on counting, so that no old reference matches a new entry. */
+      if (!e->mix)
+        e->mix = g_aligned_alloc0 (1, sizeof (ScopeMix), SCOPE_CACHE_LINE);
+      e->is_mixer = TRUE;
+    }
     slot_publish (e);
     tag_set ((GObject *) element, &e->state);
   }
@@ -494,7 +606,7 @@ pad_get_locked (GstPad * pad, GstPad * internal)
     if (p->sink) {
       /* Outputs are matched with what entered: sinks output nothing. */
       if (!e->is_sink)
-        p->ring = ring_new (p);
+        p->ring = scope_ring_new_locked (p);
       input_add (e, p);
     }
   }
@@ -661,6 +773,44 @@ scope_element_removed (GstElement * element)
   if (e)
     kill (e);
   mark_removed_locked ((GObject *) element);
+  g_mutex_unlock (&scope_lock);
+}
+
+/* The pad was added to element. A pad seen before it had a parent (an
+ * element that pushes its sticky events on a new pad before adding it, as
+ * rtpptdemux does) got a transparent slot, which would stay transparent:
+ * now that its element is known it gets a slot of that element, with the
+ * segment and peer the old one learnt. */
+void
+scope_pad_added (GstElement * element, GstPad * pad)
+{
+  ScopePad *p, *q, *peer;
+
+  /* Most pads are added before any hook saw them: no tag, nothing to do,
+   * and no need for scope_lock (every element's construction comes here). */
+  if (GST_OBJECT_PARENT (pad) != (GstObject *) element || GST_IS_BIN (element)
+      || !g_object_get_qdata ((GObject *) pad, scope_slot_quark))
+    return;
+  g_mutex_lock (&scope_lock);
+  p = tag_get_locked ((GObject *) pad);
+  if (p && p->transparent) {
+    kill (p);
+    q = pad_get_locked (pad, NULL);
+    if (q != p) {
+      guint seq = __atomic_load_n (&p->seg_seq, __ATOMIC_ACQUIRE);
+      /* The pad's pusher is the thread adding it: the segment is still. */
+      if (seq != 0 && !(seq & 1)) {
+        q->seg = p->seg;
+        __atomic_store_n (&q->seg_seq, 2, __ATOMIC_RELEASE);
+      }
+      peer = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
+      if (peer) {
+        __atomic_store_n (&q->peer, peer, __ATOMIC_RELEASE);
+        if (__atomic_load_n (&peer->peer, __ATOMIC_ACQUIRE) == p)
+          __atomic_store_n (&peer->peer, q, __ATOMIC_RELEASE);
+      }
+    }
+  }
   g_mutex_unlock (&scope_lock);
 }
 

@@ -31,6 +31,11 @@ has none), the monotonic time it passed the pad, its running time on that pad
 event at that moment; -1 when there is no timestamp, no TIME segment, or the
 timestamp is outside the segment) and its duration (-1 when it has none).
 
+A probe on an element or pad that does not exist yet (inside decodebin or
+playbin, or a demuxer's pad) is added when it appears: the element when it
+is added to any bin of the pipelines, the pad when it is added to it, both
+before data flows through them.
+
 --eos-others: once the first pipeline reaches EOS, the others get an EOS
 event 500 ms later (a receiver whose udpsrc never ends on its own).
 --threads reads each thread's CPU from the kernel (/proc/self/task/*/
@@ -164,9 +169,45 @@ def main(argv):
             record(pad, info.get_buffer(), now, key)
         return Gst.PadProbeReturn.OK
 
+    def attach(pad, key):
+        pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_buffer, key)
+
+    # Probes on what does not exist yet: element name -> [(pad name, key)].
+    later = {}
+
+    def on_pad_added(elem, pad):
+        for padname, key in later.get(elem.get_name(), []):
+            if pad.get_name() == padname:
+                attach(pad, key)
+
+    def on_element_added(bin, sub, elem):
+        wanted = later.get(elem.get_name())
+        if not wanted:
+            return
+        if any(elem.get_static_pad(padname) is None for padname, _ in wanted):
+            elem.connect("pad-added", on_pad_added)
+        for padname, key in wanted:
+            pad = elem.get_static_pad(padname)
+            if pad is not None:
+                attach(pad, key)
+
     for spec in probes:
         seen[spec] = []
-        lookup(spec).add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_buffer, spec)
+        elem, padname = spec.split(":")
+        e = next((x for x in (p.get_by_name(elem) for p in pipelines) if x), None)
+        pad = e.get_static_pad(padname) if e else None
+        if pad is not None:
+            attach(pad, spec)
+        else:
+            later.setdefault(elem, []).append((padname, spec))
+    for elem in later:
+        # One handler per element, which attaches all its pads' probes.
+        e = next((x for x in (p.get_by_name(elem) for p in pipelines) if x), None)
+        if e is not None:
+            e.connect("pad-added", on_pad_added)
+    if later:
+        for p in pipelines:
+            p.connect("deep-element-added", on_element_added)
 
     tids = {}
 
