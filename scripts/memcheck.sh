@@ -65,7 +65,7 @@ ours() {
     /^==[0-9]+== *$/ { flush(); next }
     { blk = blk "\n" $0 }
     !top && /^==[0-9]+== +at 0x/ { top = 1; if ($0 ~ /\.(go|s):[0-9]+\)$/) gotop = 1 }
-    /\((hooks|store|threads|plugin|latency_tracer|pyroscope_tracer)\.c:[0-9]+\)|: (gst_)?scope_[a-z_]+ \(/ { hit = 1 }
+    /\((hooks|store|threads|cputimer|plugin|latency_tracer|pyroscope_tracer)\.c:[0-9]+\)|: (gst_)?scope_[a-z_]+ \(/ { hit = 1 }
     END { flush() }' "$1"
 }
 

@@ -104,12 +104,13 @@ func (k frameKind) String() string {
 }
 
 // kindOf tells a frame's kind from its name and depth (0 is the root):
-// thread:<name> frames anywhere, pipelines at depth 1, elements above.
+// thread:<name> frames anywhere, an element's workers:<element> frame (its
+// codec's own threads) as threads, pipelines at depth 1, elements above.
 func kindOf(name string, depth int) frameKind {
 	switch {
 	case depth == 0:
 		return kindRoot
-	case strings.HasPrefix(name, "thread:"):
+	case strings.HasPrefix(name, "thread:"), strings.HasPrefix(name, "workers:"):
 		return kindThread
 	case depth == 1:
 		return kindPipeline

@@ -12,6 +12,12 @@ import (
 // ThreadPrefix starts the frame of a thread that is in no element.
 const ThreadPrefix = "thread:"
 
+// WorkersPrefix starts the frame, under an element, of the threads its codec
+// library started (x264's, libvpx's, libav's): "workers:x264enc0". Those
+// threads carry the name of whichever streaming thread opened the codec (a
+// queue's, a source's), which says nothing about what they are.
+const WorkersPrefix = "workers:"
+
 // fn is one frame of a profile: a pipeline, an element or a thread.
 type fn struct {
 	name   string // what Pyroscope shows
@@ -72,25 +78,31 @@ func frameName(name, kind string) string {
 	return name
 }
 
-// addWorker charges ns to a worker thread of element f (a thread its codec
-// library started): pipeline -> element -> thread:<name>.
-func (p *period) addWorker(f Frame, thread string, ns uint64) {
+// addWorker charges ns to the worker threads of the element that ends
+// frames (its stack on the streaming threads, so that its frame and its
+// workers' are one): pipeline -> ... -> element -> workers:element.
+func (p *period) addWorker(frames []Frame, ns uint64) {
 	p.key.Reset()
 	p.key.WriteString("\x00\x00") // an element stack starts with its pipeline, a thread with one 0
-	p.key.WriteString(f.Pipeline)
-	p.key.WriteByte(0)
-	p.key.WriteString(f.Element)
-	p.key.WriteByte(0)
-	p.key.WriteString(thread)
+	for _, f := range frames {
+		p.key.WriteString(f.Pipeline)
+		p.key.WriteByte(0)
+		p.key.WriteString(f.Element)
+		p.key.WriteByte(0)
+	}
 	if s := p.stacks[p.key.String()]; s != nil {
 		s.ns += int64(ns)
 		return
 	}
-	s := &stack{pipeline: f.Pipeline, ns: int64(ns)}
-	if f.Pipeline != "" {
-		s.fns = append(s.fns, fn{frameName(f.Pipeline, "pipeline"), "pipeline"})
+	s := &stack{pipeline: frames[0].Pipeline, ns: int64(ns)}
+	for i, f := range frames {
+		if f.Pipeline != "" && (i == 0 || f.Pipeline != frames[i-1].Pipeline) {
+			s.fns = append(s.fns, fn{frameName(f.Pipeline, "pipeline"), "pipeline"})
+		}
+		s.fns = append(s.fns, fn{frameName(f.Element, f.Factory), f.Factory})
 	}
-	s.fns = append(s.fns, fn{frameName(f.Element, f.Factory), f.Factory}, fn{ThreadPrefix + thread, "thread"})
+	e := frames[len(frames)-1]
+	s.fns = append(s.fns, fn{WorkersPrefix + e.Element, "workers"})
 	p.stacks[p.key.String()] = s
 }
 

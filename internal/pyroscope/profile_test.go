@@ -189,27 +189,27 @@ func TestPeriodKeysDoNotCollide(t *testing.T) {
 	}
 }
 
-// A worker thread is a frame under its element, labelled with the
-// element's pipeline; it stays apart from the element's own stack, from a
-// thread of its name in no element and from the same thread under another
-// element.
+// An element's worker threads are one frame under the element, at the end
+// of the element's stack, labelled with its pipeline; they stay apart from
+// the element's own CPU, from a thread in no element and from another
+// element's workers, whatever the threads are called.
 func TestPeriodWorkers(t *testing.T) {
 	p := newPeriod(time.Unix(0, 0))
+	q := Frame{"p", "q", "queue"}
 	enc := Frame{"p", "enc", "x264enc"}
-	p.addStack([]Frame{enc}, 1)
-	p.addWorker(enc, "src:src", 2)
-	p.addWorker(enc, "src:src", 4)
-	p.addWorker(Frame{"p", "dec", "avdec_h264"}, "src:src", 8)
-	p.addWorker(Frame{"", "lonely", "x264enc"}, "src:src", 16)
-	p.addThread("src:src", 32)
-	p.addStack([]Frame{{"p", "enc", "x264enc"}, {"p", "src:src", "identity"}}, 64)
+	p.addStack([]Frame{q, enc}, 1)
+	p.addWorker([]Frame{q, enc}, 2)
+	p.addWorker([]Frame{q, enc}, 4)
+	p.addWorker([]Frame{{"p", "dec", "avdec_h264"}}, 8)
+	p.addWorker([]Frame{{"", "lonely", "x264enc"}}, 16)
+	p.addThread("q:src", 32)
 	values, labels := collapse(t, p.profile(time.Unix(1, 0), 100))
-	want := map[string]int64{"p;enc": 1, "p;enc;thread:src:src": 6, "p;dec;thread:src:src": 8,
-		"lonely;thread:src:src": 16, "thread:src:src": 32, "p;enc;src:src": 64}
+	want := map[string]int64{"p;q;enc": 1, "p;q;enc;workers:enc": 6, "p;dec;workers:dec": 8,
+		"lonely;workers:lonely": 16, "thread:q:src": 32}
 	if !reflect.DeepEqual(values, want) {
 		t.Errorf("values = %v, want %v", values, want)
 	}
-	if labels["p;enc;thread:src:src"] != "p" || labels["lonely;thread:src:src"] != "" {
+	if labels["p;q;enc;workers:enc"] != "p" || labels["lonely;workers:lonely"] != "" {
 		t.Errorf("labels = %v", labels)
 	}
 }

@@ -2,6 +2,7 @@ package pyroscope
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,7 +67,19 @@ type seenElem struct {
 	last   time.Time
 	ns     uint64
 	byName map[string]uint64
+	// paths: the stacks that reach the element (it last), by CPU; its
+	// workers are drawn under the one with the most.
+	paths map[string]*seenPath
 }
+
+type seenPath struct {
+	frames []Frame
+	ns     uint64
+}
+
+// maxPaths bounds the stacks kept per element (an element under a tee
+// reached through many branches); the least used goes first.
+const maxPaths = 16
 
 // workers attributes the CPU of worker threads to the element whose codec
 // runs in them. Worker threads inherit the name of the streaming thread that
@@ -88,6 +101,7 @@ type workers struct {
 	factories map[string]string    // element factory -> plugin
 	ips       []IP
 	steps     uint64
+	key       strings.Builder
 	// lookups allows asking GStreamer (Plugins, FactoryPlugin): not in the
 	// last sample, which may run while gst_deinit() disposes the tracer.
 	lookups bool
@@ -113,15 +127,21 @@ func (ws *workers) step(now time.Time, p *period, threads []Thread, charges []Ch
 			continue
 		}
 		n := name(c.TID)
-		for _, f := range c.Frames {
+		ws.key.Reset()
+		for i, f := range c.Frames {
 			se := ws.seen[f]
 			if se == nil {
-				se = &seenElem{byName: map[string]uint64{}}
+				se = &seenElem{byName: map[string]uint64{}, paths: map[string]*seenPath{}}
 				ws.seen[f] = se
 			}
 			se.last = now
 			se.ns += c.NS
 			se.byName[n] += c.NS
+			ws.key.WriteString(f.Pipeline)
+			ws.key.WriteByte(0)
+			ws.key.WriteString(f.Element)
+			ws.key.WriteByte(0)
+			se.addPath(ws.key.String(), c.Frames[:i+1], c.NS)
 		}
 	}
 	for i := range threads {
@@ -217,7 +237,7 @@ func (ws *workers) flush(p *period, w *worker, ns uint64, now time.Time, force b
 		return
 	}
 	if f, ok := ws.owner(w); ok {
-		p.addWorker(f, w.name, w.pending)
+		p.addWorker(ws.seen[f].path(f), w.pending)
 		if !ws.w.Charge(f, w.pending) {
 			delete(ws.seen, f)
 		}
@@ -255,6 +275,38 @@ func (ws *workers) owner(w *worker) (Frame, bool) {
 		}
 	}
 	return best, found
+}
+
+func (se *seenElem) addPath(key string, frames []Frame, ns uint64) {
+	if sp := se.paths[key]; sp != nil {
+		sp.ns += ns
+		return
+	}
+	if len(se.paths) >= maxPaths {
+		var least string
+		for k, sp := range se.paths {
+			if least == "" || sp.ns < se.paths[least].ns || sp.ns == se.paths[least].ns && k < least {
+				least = k
+			}
+		}
+		delete(se.paths, least)
+	}
+	se.paths[key] = &seenPath{frames: slices.Clone(frames), ns: ns}
+}
+
+// path is the stack that reaches the element with the most CPU (ties: the
+// first in key order), or the element alone.
+func (se *seenElem) path(f Frame) []Frame {
+	var best string
+	for k, sp := range se.paths {
+		if best == "" || sp.ns > se.paths[best].ns || sp.ns == se.paths[best].ns && k < best {
+			best = k
+		}
+	}
+	if best == "" {
+		return []Frame{f}
+	}
+	return se.paths[best].frames
 }
 
 func frameLess(a, b Frame) bool {

@@ -122,7 +122,7 @@ func (fx *workerFixture) caught(tid int32, ips ...uint64) {
 // Threads named like a streaming thread are armed; the application's and
 // the main thread (Go's runtime threads carry its name) are not. Each
 // thread's CPU goes to the element whose library its samples are in, its
-// time in libc included, under pipeline -> element -> thread:<name>, and
+// time in libc included, under the element's stack -> workers:<element>, and
 // to the element's counter.
 func TestWorkersCharged(t *testing.T) {
 	fx := newWorkerFixture(t)
@@ -161,11 +161,11 @@ func TestWorkersCharged(t *testing.T) {
 	fx.caught(11, inLibc, inLibc, inLibc, inLibc)
 	fx.sample(t, t0.Add(20*time.Millisecond), p)
 	want := map[string]int64{
-		"pipeline0;videotestsrc0;enc;dec":      10,
-		"pipeline0;enc;thread:videotestsrc0:s": 130,
-		"pipeline0;dec;thread:videotestsrc0:s": 50,
-		"thread:python3":                       7,
-		"thread:videotestsrc0:s":               3, // the main thread
+		"pipeline0;videotestsrc0;enc;dec":             10,
+		"pipeline0;videotestsrc0;enc;workers:enc":     130,
+		"pipeline0;videotestsrc0;enc;dec;workers:dec": 50,
+		"thread:python3":                              7,
+		"thread:videotestsrc0:s":                      3, // the main thread
 	}
 	if got := values(t, p); !reflect.DeepEqual(got, want) {
 		t.Errorf("values = %v, want %v", got, want)
@@ -199,7 +199,7 @@ func TestWorkersUndecided(t *testing.T) {
 	fx.thread(12, "queue0:src", 40)
 	fx.caught(12, inX264)
 	fx.sample(t, t0.Add(10*time.Millisecond+holdFor), p)
-	want := map[string]int64{"pipeline0;enc": 5, "thread:queue0:src": 25, "pipeline0;enc;thread:queue0:src": 40}
+	want := map[string]int64{"pipeline0;enc": 5, "thread:queue0:src": 25, "pipeline0;enc;workers:enc": 40}
 	if got := values(t, p); !reflect.DeepEqual(got, want) {
 		t.Errorf("after holdFor: values = %v, want %v", got, want)
 	}
@@ -260,9 +260,9 @@ func TestWorkersLeave(t *testing.T) {
 	fx.thread(13, "src:src", 10)
 	fx.sample(t, t0.Add(20*time.Millisecond), p)
 	want := map[string]int64{
-		"thread:src:src":               5 + 6, // 12's held CPU when it started running hooks
-		"pipeline0;enc":                1 + 3, // 10's, and 12's stack since
-		"pipeline0;enc;thread:src:src": 7 + 3,
+		"thread:src:src":            5 + 6, // 12's held CPU when it started running hooks
+		"pipeline0;enc":             1 + 3, // 10's, and 12's stack since
+		"pipeline0;enc;workers:enc": 7 + 3,
 	}
 	if got := values(t, p); !reflect.DeepEqual(got, want) {
 		t.Errorf("values = %v, want %v", got, want)

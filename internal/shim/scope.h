@@ -24,6 +24,8 @@
 #include <gst/gst.h>
 #include <time.h>
 
+#include "cputimer.h"
+
 G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (gst_scope_debug);
@@ -324,8 +326,7 @@ struct _ScopeThread {
   } pc[1 << SCOPE_PAD_SET_BITS];
   /* Profiling, under the registry lock unless noted. */
   gint tid;                     /* the kernel's thread id */
-  gboolean has_timer;
-  timer_t timer;                /* fires every 1/rate s of this thread's CPU */
+  ScopeCpuTimer timer;          /* fires every 1/rate s of this thread's CPU */
   ScopeStackRing *ring;         /* atomic: the handler reads it */
   guint64 pending_ns;           /* CPU not yet matched with a stack */
   guint64 cpu_seen_ns;          /* the sampler's last reading of its clock */

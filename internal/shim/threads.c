@@ -105,8 +105,7 @@ copy_stack (const ScopeThread * t, ScopeStack * s, gboolean dead_owner)
 typedef struct {
   gint tid;                     /* atomic; 0: free */
   guint gen;                    /* atomic; bumped at each arm, never 0 */
-  gboolean has_timer;
-  timer_t timer;
+  ScopeCpuTimer timer;
   guint64 freed_at;             /* monotonic ns of the last release */
   guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));   /* handler */
   guint64 tail;                 /* sampler */
@@ -138,19 +137,31 @@ static void
 foreign_signal (siginfo_t * info, void *context)
 {
   guint v, idx;
-  ScopeForeign *f;
+  ScopeForeign *f = NULL;
   guint64 head, ip;
+  gint fd, tid = (gint) syscall (SYS_gettid);
 
-  if (info->si_code != SI_TIMER)
-    return;
-  v = (guint) info->si_value.sival_int;
-  idx = v & 0xff;
-  if (idx >= SCOPE_FOREIGN_MAX)
-    return;
-  f = &foreign[idx];
-  if (v >> 8 == 0 || __atomic_load_n (&f->gen, __ATOMIC_ACQUIRE) != v >> 8
-      || __atomic_load_n (&f->tid, __ATOMIC_ACQUIRE) != (gint) syscall (SYS_gettid))
-    return;
+  if (scope_cpu_timer_perf_signal (info, &fd)) {
+    /* A perf event's signal names its fd: the slot armed with it. */
+    for (idx = 0; idx < SCOPE_FOREIGN_MAX && !f; idx++)
+      if (__atomic_load_n (&foreign[idx].timer.fd, __ATOMIC_ACQUIRE) == fd
+          && __atomic_load_n (&foreign[idx].tid, __ATOMIC_ACQUIRE) == tid)
+        f = &foreign[idx];
+    if (!f)
+      return;
+    scope_cpu_timer_rearm (fd);
+  } else {
+    if (info->si_code != SI_TIMER)
+      return;
+    v = (guint) info->si_value.sival_int;
+    idx = v & 0xff;
+    if (idx >= SCOPE_FOREIGN_MAX)
+      return;
+    f = &foreign[idx];
+    if (v >> 8 == 0 || __atomic_load_n (&f->gen, __ATOMIC_ACQUIRE) != v >> 8
+        || __atomic_load_n (&f->tid, __ATOMIC_ACQUIRE) != tid)
+      return;
+  }
   ip = context_ip (context);
   head = f->head;
   if (ip && head - __atomic_load_n (&f->tail, __ATOMIC_ACQUIRE) < SCOPE_IP_RING) {
@@ -165,7 +176,15 @@ on_profile_signal (int sig, siginfo_t * info, void *context)
   int saved = errno;
   ScopeThread *t = scope_thread_ptr;
   ScopeStackRing *r = t ? __atomic_load_n (&t->ring, __ATOMIC_ACQUIRE) : NULL;
+  gint fd;
 
+  if (t && scope_cpu_timer_perf_signal (info, &fd)) {
+    /* Only the thread's own event: it fires again once let. */
+    if (fd != __atomic_load_n (&t->timer.fd, __ATOMIC_ACQUIRE))
+      r = NULL;
+    else
+      scope_cpu_timer_rearm (fd);
+  }
   if (r) {
     guint64 head = r->head;
     if (head - __atomic_load_n (&r->tail, __ATOMIC_ACQUIRE) < SCOPE_STACK_RING) {
@@ -184,35 +203,18 @@ on_profile_signal (int sig, siginfo_t * info, void *context)
 static gint
 timer_arm (ScopeThread * t)
 {
-  struct sigevent sev = { 0 };
-  struct itimerspec its = { {0} };
-
-  if (t->has_timer || !prof_interval_ns)
+  if (t->timer.has_timer || !prof_interval_ns)
     return 0;
   if (!t->ring)
     __atomic_store_n (&t->ring, g_new0 (ScopeStackRing, 1), __ATOMIC_RELEASE);
-  sev.sigev_notify = SIGEV_THREAD_ID;
-  sev.sigev_signo = prof_signo;
-  sev.sigev_notify_thread_id = t->tid;
-  if (timer_create (thread_clock (t->tid), &sev, &t->timer) != 0)
-    return errno;
-  its.it_value.tv_sec = its.it_interval.tv_sec = prof_interval_ns / 1000000000;
-  its.it_value.tv_nsec = its.it_interval.tv_nsec = prof_interval_ns % 1000000000;
-  if (timer_settime (t->timer, 0, &its, NULL) != 0) {
-    gint err = errno;
-    timer_delete (t->timer);
-    return err;
-  }
-  t->has_timer = TRUE;
-  return 0;
+  return scope_cpu_timer_start (&t->timer, t->tid, prof_signo,
+      prof_interval_ns, 0);
 }
 
 static void
 timer_disarm (ScopeThread * t)
 {
-  if (t->has_timer)
-    timer_delete (t->timer);
-  t->has_timer = FALSE;
+  scope_cpu_timer_stop (&t->timer);
 }
 
 static guint drain (ScopeThread * t, ScopeCharge * out, guint max,
@@ -253,6 +255,7 @@ scope_thread_new (void)
   ScopeThread *t = g_new0 (ScopeThread, 1);
   gint err;
 
+  t->timer.fd = -1;
   t->pend_rt = t->pend_rt_end = GST_CLOCK_TIME_NONE;
   t->tid = (gint) syscall (SYS_gettid);
   g_private_set (&thread_key, t);
@@ -264,6 +267,9 @@ scope_thread_new (void)
   g_mutex_unlock (&threads_lock);
   if (err)
     GST_DEBUG ("no CPU timer for thread %d: %s", t->tid, g_strerror (err));
+  else if (t->timer.has_timer)
+    GST_LOG ("thread %d sampled by a %s", t->tid,
+        scope_cpu_timer_kind (&t->timer));
   return t;
 }
 
@@ -328,9 +334,7 @@ monotonic_ns (void)
 static void
 foreign_release (ScopeForeign * f, guint64 now)
 {
-  if (f->has_timer)
-    timer_delete (f->timer);
-  f->has_timer = FALSE;
+  scope_cpu_timer_stop (&f->timer);
   __atomic_store_n (&f->tid, 0, __ATOMIC_RELEASE);
   f->freed_at = now;
 }
@@ -355,8 +359,6 @@ scope_profiler_stop (void)
 gint
 scope_foreign_arm (gint tid)
 {
-  struct sigevent sev = { 0 };
-  struct itimerspec its = { {0} };
   ScopeForeign *f = NULL;
   ScopeThread *t;
   guint64 now = monotonic_ns ();
@@ -390,23 +392,11 @@ scope_foreign_arm (gint tid)
   __atomic_store_n (&f->head, 0, __ATOMIC_RELAXED);
   __atomic_store_n (&f->gen, gen, __ATOMIC_RELEASE);
   __atomic_store_n (&f->tid, tid, __ATOMIC_RELEASE);
-  sev.sigev_notify = SIGEV_THREAD_ID;
-  sev.sigev_signo = prof_signo;
-  sev.sigev_notify_thread_id = tid;
-  sev.sigev_value.sival_int = (gint) ((f - foreign) | gen << 8);
-  if (timer_create (thread_clock (tid), &sev, &f->timer) != 0) {
+  err = scope_cpu_timer_start (&f->timer, tid, prof_signo, prof_interval_ns,
+      (gint) ((f - foreign) | gen << 8));
+  if (err) {
     /* The thread may have exited since it was listed. */
     why = "no CPU timer for worker thread";
-    err = errno;
-    foreign_release (f, now);
-    goto out;
-  }
-  f->has_timer = TRUE;
-  its.it_value.tv_sec = its.it_interval.tv_sec = prof_interval_ns / 1000000000;
-  its.it_value.tv_nsec = its.it_interval.tv_nsec = prof_interval_ns % 1000000000;
-  if (timer_settime (f->timer, 0, &its, NULL) != 0) {
-    why = "cannot start the CPU timer of worker thread";
-    err = errno;
     foreign_release (f, now);
     goto out;
   }
@@ -419,7 +409,8 @@ out:
     GST_DEBUG ("%s %d%s%s", why, tid, err ? ": " : "",
         err ? g_strerror (err) : "");
   else if (res && f)
-    GST_LOG ("sampling worker thread %d", tid);
+    GST_LOG ("sampling worker thread %d with a %s", tid,
+        scope_cpu_timer_kind (&f->timer));
   return res;
 }
 
@@ -476,7 +467,7 @@ drain (ScopeThread * t, ScopeCharge * out, guint max, gboolean final)
       out[n].stack = r->e[tail % SCOPE_STACK_RING];
     __atomic_store_n (&r->tail, tail, __ATOMIC_RELEASE);
   }
-  if (n == 0 && t->pending_ns > 0 && max > 0 && (final || !t->has_timer
+  if (n == 0 && t->pending_ns > 0 && max > 0 && (final || !t->timer.has_timer
           || t->pending_ns >= hopeless)) {
     copy_stack (t, &out[0].stack, final);
     n = 1;
@@ -551,16 +542,13 @@ scope_sample (ScopeSample * s, guint n, ScopeCharge * out, guint max,
    * the id since, which the CPU clock's reading need not show. */
   for (guint k = 0; k < SCOPE_FOREIGN_MAX; k++) {
     ScopeForeign *f = &foreign[k];
-    struct itimerspec cur;
     gboolean keep = FALSE;
     if (!f->tid)
       continue;
     for (i = 0; i < n; i++)
       if (s[i].tid == f->tid) {
         keep = !s[i].gone && !s[i].reborn && !s[i].hooked;
-        if (keep && (timer_gettime (f->timer, &cur) != 0
-                || (cur.it_interval.tv_sec == 0
-                    && cur.it_interval.tv_nsec == 0))) {
+        if (keep && !scope_cpu_timer_same_thread (&f->timer)) {
           keep = FALSE;
           s[i].reborn = 1;
         }

@@ -16,11 +16,14 @@ the request-metrics signal, the way a user's application would. Prints JSON:
    "cpu_total_ns": the process's CPU time from its start to the output,
    "eos_unix_ns": the wall clock (Unix ns) when the last pipeline reached
                   EOS: how long the process then takes to exit is measured
-                  from there, without its startup}
+                  from there, without its startup,
+   "threads": {"TID": [name, CPU ns over the span from PLAYING to EOS]},
+   "thread_of": {"elem:pad": TID of the thread that pushed its first buffer}}
 
 Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
                   [--probe ELEM:PAD ...] [--query ELEM[:PAD] ...]
                   [--prop ELEM:PROPERTY ...] [--deinit] [--eos-others]
+                  [--threads] [--thread-of ELEM:PAD ...]
 
 A probe record is the buffer's PTS (GST_CLOCK_TIME_NONE, 2^64-1, when it
 has none), the monotonic time it passed the pad, its running time on that pad
@@ -35,11 +38,20 @@ before data flows through them.
 
 --eos-others: once the first pipeline reaches EOS, the others get an EOS
 event 500 ms later (a receiver whose udpsrc never ends on its own).
+--threads reads each thread's CPU from the kernel (/proc/self/task/*/
+schedstat, nanoseconds on a CPU) at PLAYING and at EOS: the ground truth of
+a thread's share of the process's CPU. A thread that exited before EOS is
+not listed; one that started after PLAYING counts from 0.
+--thread-of ELEM:PAD notes which thread pushes buffers through the pad (the
+first buffer's; the probe then removes itself): names say little, as codec
+libraries' threads inherit the name of the streaming thread that made them.
 --deinit calls gst_deinit() before exiting, as gst-launch does; without it
 the process just exits, as many applications do.
 """
 import json
+import os
 import sys
+import threading
 import time
 
 import gi
@@ -70,15 +82,34 @@ def running_time(pad, buf):
     return -1 if rt == Gst.CLOCK_TIME_NONE else rt
 
 
+def thread_cpu():
+    """{tid: (name, CPU ns)} of this process's threads, from the kernel."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/comm" % tid) as f:
+                name = f.read().rstrip("\n")
+            with open("/proc/self/task/%s/schedstat" % tid) as f:
+                ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile
+        out[tid] = (name, ns)
+    return out
+
+
 def main(argv):
     Gst.init(None)
-    descs, probes, queries, props = [], [], [], []
-    deinit = eos_others = False
+    descs, probes, queries, props, thread_of = [], [], [], [], []
+    deinit = eos_others = threads = False
     i, name = 0, None
     while i < len(argv):
         a = argv[i]
         if a == "--deinit":
             deinit = True
+            i += 1
+            continue
+        if a == "--threads":
+            threads = True
             i += 1
             continue
         if a == "--eos-others":
@@ -87,6 +118,8 @@ def main(argv):
             continue
         if a == "--prop":
             props.append(argv[i + 1])
+        elif a == "--thread-of":
+            thread_of.append(argv[i + 1])
         elif a == "--probe":
             probes.append(argv[i + 1])
         elif a == "--query":
@@ -176,6 +209,16 @@ def main(argv):
         for p in pipelines:
             p.connect("deep-element-added", on_element_added)
 
+    tids = {}
+
+    def on_first(pad, info, key):
+        tids[key] = threading.get_native_id()
+        return Gst.PadProbeReturn.REMOVE
+
+    for spec in thread_of:
+        lookup(spec).add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, on_first, spec)
+
+    tcpu0 = thread_cpu() if threads else {}
     t0, cpu0 = time.monotonic_ns(), time.process_time_ns()
     # Receivers listen before the first pipeline sends.
     for p in (pipelines[::-1] if eos_others else pipelines):
@@ -193,6 +236,11 @@ def main(argv):
                 p.get_name(), msg.parse_error() if msg else "timeout"))
     run_ns, cpu_ns = time.monotonic_ns() - t0, time.process_time_ns() - cpu0
     eos_unix_ns = time.time_ns()
+    tcpu = {}
+    if threads:
+        for tid, (tname, ns) in thread_cpu().items():
+            before = tcpu0.get(tid)
+            tcpu[tid] = [tname, ns - (before[1] if before and before[0] == tname else 0)]
     values = {}
     for spec in props:
         elem, prop = spec.split(":")
@@ -212,6 +260,7 @@ def main(argv):
         p.set_state(Gst.State.NULL)
     json.dump({"metrics": metrics, "probes": seen, "queries": answers,
                "props": values, "run_ns": run_ns, "cpu_ns": cpu_ns,
+               "threads": tcpu, "thread_of": tids,
                "cpu_total_ns": time.process_time_ns(),
                "eos_unix_ns": eos_unix_ns}, sys.stdout)
     sys.stdout.flush()

@@ -111,12 +111,26 @@ type result struct {
 	CPUNs   int64                     `json:"cpu_ns"`       // process CPU, same span
 	CPUAll  int64                     `json:"cpu_total_ns"` // process CPU, from its start
 	EOSUnix int64                     `json:"eos_unix_ns"`  // wall clock at EOS
+	Threads map[string]threadCPU      `json:"threads"`      // by kernel thread id, with --threads
+	TIDOf   map[string]int            `json:"thread_of"`    // elem:pad -> kernel thread id, with --thread-of
 	Stderr  string                    `json:"-"`
 	Wall    time.Duration             `json:"-"` // the whole process
 	// AfterEOS is how long the process took from EOS to its exit (not its
 	// startup, which a loaded machine makes seconds long).
 	AfterEOS time.Duration                `json:"-"`
 	Fams     map[string]*dto.MetricFamily `json:"-"`
+}
+
+// threadCPU is one thread's name and its CPU ns from PLAYING to EOS, as
+// the kernel counts it (measure.py --threads).
+type threadCPU struct {
+	Name string
+	NS   float64
+}
+
+func (c *threadCPU) UnmarshalJSON(b []byte) error {
+	v := []any{&c.Name, &c.NS}
+	return json.Unmarshal(b, &v)
 }
 
 // measure runs test/apps/measure.py with args and parses what it prints.

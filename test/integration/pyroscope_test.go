@@ -55,8 +55,8 @@ func TestProfileElementShares(t *testing.T) {
 		want  float64
 	}{{"b1", 0.25}, {"b3", 0.75}} {
 		got := float64(f.Self[c.frame]) / float64(f.Roots["burners"])
-		if math.Abs(got-c.want) > 0.05 {
-			t.Errorf("%s has %.1f%% of the pipeline's element CPU, want %.0f%% ± 5 points", c.frame, got*100, c.want*100)
+		if math.Abs(got-c.want) > 0.03 {
+			t.Errorf("%s has %.1f%% of the pipeline's element CPU, want %.0f%% ± 3 points", c.frame, got*100, c.want*100)
 		} else {
 			t.Logf("%s has %.1f%% of the element CPU (want %.0f%%)", c.frame, got*100, c.want*100)
 		}
@@ -226,8 +226,8 @@ func TestElementCPUMetric(t *testing.T) {
 		return counter(t, r, "gstreamer_element_cpu_seconds_total", labels("element", e))
 	}
 	b1, b3 := cpu("b1"), cpu("b3")
-	if s := b3 / (b1 + b3); math.Abs(s-0.75) > 0.05 {
-		t.Errorf("b3 has %.1f%% of the burners' CPU, want 75%% ± 5 points (b1 %.3fs, b3 %.3fs)", s*100, b1, b3)
+	if s := b3 / (b1 + b3); math.Abs(s-0.75) > 0.03 {
+		t.Errorf("b3 has %.1f%% of the burners' CPU, want 75%% ± 3 points (b1 %.3fs, b3 %.3fs)", s*100, b1, b3)
 	}
 	truth := (r.Props["b1:burnt-ns"] + r.Props["b3:burnt-ns"]) / 1e9
 	near(t, "b1+b3 CPU", b1+b3, truth, 0.10, 0)
