@@ -22,8 +22,8 @@ type Logger interface {
 
 // Tracer is the running Go side of one prometheus-latency-tracer.
 type Tracer struct {
-	cfg Config
-	reg *prometheus.Registry
+	cfg  Config
+	reg  *prometheus.Registry
 	srv  *server.Server
 	file *fileWriter
 	log  Logger
