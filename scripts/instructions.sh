@@ -14,7 +14,7 @@ export GST_PLUGIN_PATH=$PWD/$dir:$PWD/build-test GST_REGISTRY=$out/registry.bin
 unset GST_DEBUG
 # Go preempts goroutines with signals, which callgrind sometimes trips on.
 export GODEBUG=asyncpreemptoff=1
-n1=20000 n2=40000
+n1=20000 n2=80000
 busiest() { # the largest per-thread total of a run
   grep -h '^summary:' "$1".* | awk '{print $2}' | sort -n | tail -1
 }

@@ -186,7 +186,7 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
     GstBuffer * buf, gsize size, guint n)
 {
   ScopeFrame *f = frame_top (t);
-  ScopeRingEntry in = { 0 };
+  ScopeRingEntry in;            /* written by ring_match when it matches */
   gboolean entered = FALSE;
   guint64 entry_ts = 0, origin_ts = 0, rt, rt_end;
   ScopeElement *src = NULL;
@@ -227,7 +227,9 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
   }
   if (!entered && G_UNLIKELY (e->is_mixer))
     entered = leave_mixer (e, buf, size, rt, &entry_ts, &origin_ts, &src);
-  if (!entered && ring_match (e, buf, size, rt, &in, NULL, NULL)) {
+  /* A source has no inputs to match. */
+  if (!entered && g_atomic_int_get (&e->n_inputs) > 0
+      && ring_match (e, buf, size, rt, &in, NULL, NULL)) {
     entry_ts = in.ts;
     origin_ts = in.origin_ts;
     src = in.origin;
