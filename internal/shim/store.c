@@ -430,16 +430,19 @@ ring_alloc_locked (guint cls)
   return r;
 }
 
-/* A ring for a new pad: the smallest free one, else a new smallest one. */
+guint64 scope_ring_start = SCOPE_RING_MAX;
+
+/* A ring for a new pad: the smallest free one of at least scope_ring_start
+ * entries, else a new one of that size. */
 ScopeRing *
 scope_ring_new_locked (ScopePad * p)
 {
-  guint cls = 0;
+  guint start = ring_class (scope_ring_start), cls = start;
   ScopeRing *r;
 
   while (cls + 1 < SCOPE_RING_CLASSES && !free_rings[cls])
     cls++;
-  r = ring_alloc_locked (free_rings[cls] ? cls : 0);
+  r = ring_alloc_locked (free_rings[cls] ? cls : start);
   r->older = p->ring_mem;
   p->ring_mem = r;
   return r;

@@ -15,7 +15,7 @@ func TestBadTracerParams(t *testing.T) {
 		{"prometheus-latency-tracer;prometheus-latency-tracer", "prometheus-latency-tracer is already active in this process; this second instance is ignored"},
 		{"prometheus-latency-tracer(garbage)", `cannot parse tracer parameters "garbage" (expected key=value,...); using the defaults`},
 		{"prometheus-latency-tracer(flags=)", `cannot parse tracer parameters "flags="`},
-		{"prometheus-latency-tracer(bogus=1)", `unknown parameter "bogus" ignored; valid parameters are bind-address, flags, port`},
+		{"prometheus-latency-tracer(bogus=1)", `unknown parameter "bogus" ignored; valid parameters are bind-address, file, file-interval, flags, port`},
 		{"prometheus-latency-tracer(flags=+)", `flags="+" selects nothing; measuring pipeline+element+reported`},
 		// GStreamer itself accepts a missing ')' and passes what it has.
 		{"prometheus-latency-tracer(flags=element", "measuring flags=element"},
