@@ -160,12 +160,7 @@ func TestSignalFromC(t *testing.T) {
 // Port 0 is not a port to serve on: a warning, as for any value outside
 // 1-65535 (unset the variable for no server).
 func TestBadPorts(t *testing.T) {
-	busy, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	busyPort := busy.Addr().(*net.TCPAddr).Port
+	busyPort := takePort(t)
 	const lat = "prometheus-latency-tracer"
 	cases := []struct {
 		name, tracer, env, warning string

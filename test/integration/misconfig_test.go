@@ -11,12 +11,7 @@ import (
 // the configuration is one line on stderr, "gstscope: ...", and the pipeline
 // runs on to its normal exit code.
 func TestMisconfigurationOnStderr(t *testing.T) {
-	busy, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	busyPort := busy.Addr().(*net.TCPAddr).Port
+	busyPort := takePort(t)
 	const lat = "prometheus-latency-tracer"
 	for _, c := range []struct {
 		name, tracers string
@@ -83,6 +78,18 @@ func TestPyroscopeURLWithoutScheme(t *testing.T) {
 	if f.Self["scopeburn0"] == 0 {
 		t.Errorf("the profile that arrived has no scopeburn0: %v", f.Self)
 	}
+}
+
+// takePort listens on a free port of all interfaces until the test ends:
+// a port another job already serves on.
+func takePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // The lines gstscope printed on stderr for the user (gstLaunch mixes in
