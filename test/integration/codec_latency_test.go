@@ -141,8 +141,7 @@ func TestCodecLatencyAudioReChunk(t *testing.T) {
 func TestCodecLatencyJitterbufferReceiver(t *testing.T) {
 	port := freePort(t)
 	r := measure(t, gstEnv(t, tracerLatency),
-		"--name", "tx", fmt.Sprintf("videotestsrc is-live=true num-buffers=90 ! video/x-raw,width=320,height=240,framerate=30/1 ! "+
-			"x264enc tune=zerolatency ! rtph264pay ! udpsink host=127.0.0.1 port=%d", port),
+		"--name", "tx", rtpSender(90, port),
 		"--name", "rx", fmt.Sprintf("udpsrc port=%d address=127.0.0.1 caps=application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=96 ! "+
 			"rtpjitterbuffer name=jb ! rtph264depay name=depay ! avdec_h264 ! fakesink name=sink", port),
 		"--eos-others", "--probe", "jb:sink", "--probe", "jb:src", "--probe", "depay:sink", "--probe", "depay:src",
@@ -173,4 +172,11 @@ func TestCodecLatencyJitterbufferReceiver(t *testing.T) {
 			t.Errorf("source-to-sink count = %d, want every frame that reached the sink (%d)", c, n)
 		}
 	})
+}
+
+// rtpSender is a live H.264 RTP sender of `frames` 320x240 frames at 30/s to
+// 127.0.0.1:port, the other end of the RTP receiver tests.
+func rtpSender(frames, port int) string {
+	return fmt.Sprintf("videotestsrc is-live=true num-buffers=%d ! video/x-raw,width=320,height=240,framerate=30/1 ! "+
+		"x264enc tune=zerolatency ! rtph264pay ! udpsink host=127.0.0.1 port=%d", frames, port)
 }

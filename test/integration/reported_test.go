@@ -72,8 +72,7 @@ func noNoise(t *testing.T, r *result, pipeline string) {
 func TestReportedLatencyRTPReceiver(t *testing.T) {
 	port := freePort(t)
 	r := measure(t, gstEnv(t, tracerAll),
-		"--name", "tx", fmt.Sprintf("videotestsrc is-live=true num-buffers=60 ! video/x-raw,width=320,height=240,framerate=30/1 ! "+
-			"x264enc tune=zerolatency ! rtph264pay ! udpsink host=127.0.0.1 port=%d", port),
+		"--name", "tx", rtpSender(60, port),
 		"--name", "rx", fmt.Sprintf("rtpbin name=rtpbin latency=150 udpsrc name=usrc port=%d address=127.0.0.1 "+
 			"caps=application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=96 ! rtpbin.recv_rtp_sink_0 "+
 			"rtpbin. ! rtph264depay name=depay ! avdec_h264 name=dec ! fakesink name=sink sync=true", port),

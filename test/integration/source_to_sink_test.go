@@ -274,8 +274,7 @@ func TestSourceToSinkPlaybin(t *testing.T) {
 func TestSourceToSinkRtpbin(t *testing.T) {
 	port := freePort(t)
 	r := measure(t, gstEnv(t, tracerLatency),
-		"--name", "tx", fmt.Sprintf("videotestsrc is-live=true num-buffers=90 ! video/x-raw,width=320,height=240,framerate=30/1 ! "+
-			"x264enc tune=zerolatency ! rtph264pay ! udpsink host=127.0.0.1 port=%d", port),
+		"--name", "tx", rtpSender(90, port),
 		"--name", "rx", fmt.Sprintf("udpsrc name=src port=%d address=127.0.0.1 caps=application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=96 ! "+
 			"rtpbin.recv_rtp_sink_0 rtpbin name=rtpbin ! rtph264depay name=depay ! avdec_h264 ! fakesink name=sink", port),
 		"--eos-others", "--probe", "src:src", "--probe", "depay:sink", "--probe", "depay:src", "--probe", "sink:sink")
