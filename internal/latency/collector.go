@@ -18,6 +18,8 @@ type Collector struct {
 	reportedMin, reportedMax         *prometheus.Desc
 	buffers, bytes                   *prometheus.Desc
 	cpu                              *prometheus.Desc
+	queueBuffers, queueBytes         *prometheus.Desc
+	queueTime, queueBlocked          *prometheus.Desc
 }
 
 // NewCollector returns a collector of the families that flags enable (the
@@ -25,6 +27,7 @@ type Collector struct {
 func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
 	el := []string{"pipeline", "element", "factory"}
 	pad := []string{"pipeline", "element", "pad"}
+	queue := []string{"pipeline", "element", "factory", "queue"}
 	return &Collector{
 		snapshot: snapshot,
 		flags:    flags,
@@ -46,13 +49,22 @@ func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
 			"Bytes of the buffers that passed through a pad.", pad, nil),
 		cpu: prometheus.NewDesc(namespace+"_element_cpu_seconds_total",
 			"Thread CPU time the pyroscope tracer's sampler attributed to the element itself (not to elements it pushes to); present while that tracer runs.", el, nil),
+		queueBuffers: prometheus.NewDesc(namespace+"_queue_level_buffers",
+			"Buffers in a queue now (queue, queue2, or one sink_N:src_N queue of a multiqueue): those that entered its sink pad minus those that left its src pad, were flushed or were dropped.", queue, nil),
+		queueBytes: prometheus.NewDesc(namespace+"_queue_level_bytes",
+			"Bytes of the buffers in a queue now.", queue, nil),
+		queueTime: prometheus.NewDesc(namespace+"_queue_level_seconds",
+			"Running time a queue holds now: the end of the last buffer in minus the end of the last buffer out, as the queue's own current-level-time.", queue, nil),
+		queueBlocked: prometheus.NewDesc(namespace+"_queue_blocked_seconds_total",
+			"Time upstream threads spent in a queue's chain function waiting for room in it (calls during which a buffer left the queue); a queue blocked most of the time points at the element after it as the bottleneck.", el, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.processing, c.latency, c.latencyLast,
-		c.pipeline, c.reportedMin, c.reportedMax, c.buffers, c.bytes, c.cpu} {
+		c.pipeline, c.reportedMin, c.reportedMax, c.buffers, c.bytes, c.cpu,
+		c.queueBuffers, c.queueBytes, c.queueTime, c.queueBlocked} {
 		ch <- d
 	}
 }
@@ -106,6 +118,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		lv := []string{p.Pipeline, p.Element, p.Pad}
 		counters.add(c.buffers, lv, float64(p.Buffers))
 		counters.add(c.bytes, lv, float64(p.Bytes))
+	}
+	for _, q := range s.Queues {
+		lv := []string{q.Pipeline, q.Element, q.Factory, q.Queue}
+		gauges.add(c.queueBuffers, lv, float64(q.Buffers))
+		gauges.add(c.queueBytes, lv, float64(q.Bytes))
+		gauges.add(c.queueTime, lv, seconds(q.TimeNs))
+		// One figure per element (the family's labels are fixed by the
+		// issue): a multiqueue's queues' upstream threads summed.
+		counters.add(c.queueBlocked, lv[:3], seconds(q.BlockedNs))
 	}
 	hists.emit(ch)
 	for _, g := range gauges {

@@ -27,6 +27,7 @@
 #include "runningtime.h"
 #include "match.h"
 #include "mix.h"
+#include "queue.h"
 
 const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
   1000, 2500, 5000,
@@ -327,18 +328,54 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
   frame_open (t, gstpad, e, p, ts, n, origin_ts, src, buf, rt, rt_end, idx);
 }
 
-/* Closes a chain or getrange frame: the element's own time is its frame
- * minus the frames nested in it. Returns the frame, or NULL. */
+/* Closes a chain (res: what it returned) or getrange frame (chain FALSE):
+ * the element's own time is its frame minus the frames nested in it. A
+ * queue's chain call is the upstream thread's time in the queue, mostly
+ * waiting for room: its backpressure, not its processing, which is its
+ * own thread's work between its pushes (task_push). Returns the frame, or
+ * NULL. */
 INLINE ScopeFrame *
-close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
+close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts,
+    gboolean chain, GstFlowReturn res)
 {
   guint64 total;
   ScopeFrame *f = frame_pop (t, gstpad, ts, &total);
-  if (f && f->elem && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT)) {
+  if (!f || !f->elem)
+    return f;
+  if (chain && G_UNLIKELY (f->pad->queue))
+    queue_chain_post (f->pad->queue, res, total);
+  else if (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT) {
     guint64 own = total > f->child ? total - f->child : 0;
     observe (&f->elem->proc, f->n == 1 ? own : own / f->n, f->n);
   }
   return f;
+}
+
+/* n buffers of bytes in all, the last one buf, enter queue pad p's chain.
+ * Their running time: what the upstream push computed on this thread
+ * (start, end), else (flags without element or pipeline, lists) buf's
+ * through the segment of the pad pushing into p. */
+static __attribute__ ((noinline)) void
+queue_enter (ScopeThread * t, ScopePad * p, GstBuffer * buf, guint n,
+    guint64 bytes)
+{
+  guint64 start = t->pend_rt, end = t->pend_rt_end;
+  ScopePad *peer;
+  if (n != 1 || start == NONE) {
+    peer = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
+    start = peer ? running_time (peer, GST_BUFFER_PTS (buf),
+        GST_BUFFER_DTS (buf), GST_BUFFER_DURATION (buf), &end) : NONE;
+  }
+  queue_chain_pre (p->queue, n, bytes, start, end);
+}
+
+/* n buffers of bytes in all, the last one buf, leave queue src pad p. */
+static __attribute__ ((noinline)) void
+queue_leave (ScopePad * p, GstBuffer * buf, guint n, guint64 bytes)
+{
+  guint64 end, start = running_time (p, GST_BUFFER_PTS (buf),
+      GST_BUFFER_DTS (buf), GST_BUFFER_DURATION (buf), &end);
+  queue_push (p->queue, n, bytes, queue_end (start, end));
 }
 
 /* ---- an element's own task ----
@@ -435,6 +472,8 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     return;
   size = gst_buffer_get_size (buf);
   count (p, 1, size);
+  if (G_UNLIKELY (p->queue))
+    queue_leave (p, buf, 1, size);
   if (t->depth == 0 && !t->draining
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, 1);
@@ -452,6 +491,7 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   ScopePad *p;
   guint n = gst_buffer_list_length (list);
   GstBuffer *first;
+  gsize size;
 
   if (t->depth > 0 && !latency)
     return;
@@ -461,7 +501,10 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   own (t, p);
   if (!latency)
     return;
-  count (p, n, gst_buffer_list_calculate_size (list));
+  size = gst_buffer_list_calculate_size (list);
+  count (p, n, size);
+  if (G_UNLIKELY (p->queue))
+    queue_leave (p, gst_buffer_list_get (list, n - 1), n, size);
   if (t->depth == 0 && !t->draining
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, n);
@@ -488,6 +531,8 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   size = buf == t->pend_buf ? t->pend_size : gst_buffer_get_size (buf);
   t->pend_buf = NULL;
   count (p, 1, size);
+  if (G_UNLIKELY (p->queue))
+    queue_enter (t, p, buf, 1, size);
   enter (t, pad, p, ts, buf, size, 1);
 }
 
@@ -499,6 +544,7 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   ScopePad *p = pad_get (t, pad);
   guint n = gst_buffer_list_length (list);
   GstBuffer *first;
+  gsize size;
   if (G_UNLIKELY (!p) || p->transparent || n == 0) {
     frame_push (t, pad, NULL, NULL, ts, 1);
     return;
@@ -507,7 +553,10 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
     frame_push (t, pad, p->elem, p, ts, n);
     return;
   }
-  count (p, n, gst_buffer_list_calculate_size (list));
+  size = gst_buffer_list_calculate_size (list);
+  count (p, n, size);
+  if (G_UNLIKELY (p->queue))
+    queue_enter (t, p, gst_buffer_list_get (list, n - 1), n, size);
   first = gst_buffer_list_get (list, 0);
   enter (t, pad, p, ts, first, gst_buffer_get_size (first), n);
 }
@@ -516,7 +565,7 @@ static void
 on_chain_post (GObject * o, GstClockTime ts, GstPad * pad, GstFlowReturn res)
 {
   ScopeThread *t = thr ();
-  if (close_frame (t, pad, ts) && t->depth == 0 && !t->draining)
+  if (close_frame (t, pad, ts, TRUE, res) && t->depth == 0 && !t->draining)
     task_resume (t, ts);
 }
 
@@ -542,7 +591,7 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
     GstBuffer * buf, GstFlowReturn res)
 {
   ScopeThread *t = thr ();
-  ScopeFrame *f = close_frame (t, pad, ts), *up;
+  ScopeFrame *f = close_frame (t, pad, ts, FALSE, res), *up;
   ScopePad *sp;
   ScopeElement *src;
   guint64 origin_ts;
@@ -641,6 +690,9 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   if (peer && !peer->transparent && peer->ring)
     __atomic_store_n (&peer->ring->valid_from,
         __atomic_load_n (&peer->ring->head, __ATOMIC_ACQUIRE), RELAXED);
+  /* A queue empties itself at FLUSH_STOP. */
+  if (peer && !peer->transparent && peer->queue)
+    queue_flush (peer->queue);
 }
 
 static void
@@ -668,6 +720,15 @@ on_change_state_pre (GObject * o, GstClockTime ts, GstElement * element,
       && !GST_OBJECT_PARENT (element)
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE))
     scope_latency_checkpoint ();
+}
+
+/* A queue stopped (its pads deactivated) holds nothing. */
+static void
+on_change_state_post (GObject * o, GstClockTime ts, GstElement * element,
+    GstStateChange transition, GstStateChangeReturn res)
+{
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    scope_queues_stopped (element);
 }
 
 static void
@@ -747,6 +808,8 @@ scope_hooks_register (GstTracer * tracer)
       G_CALLBACK (on_bin_add_post));
   gst_tracing_register_hook (tracer, "element-change-state-pre",
       G_CALLBACK (on_change_state_pre));
+  gst_tracing_register_hook (tracer, "element-change-state-post",
+      G_CALLBACK (on_change_state_post));
   gst_tracing_register_hook (tracer, "pad-link-post",
       G_CALLBACK (on_pad_link_post));
   gst_tracing_register_hook (tracer, "pad-unlink-post",

@@ -378,6 +378,7 @@ pad_alloc_locked (void)
     p->transparent = p->sink = FALSE;
     p->buffers = p->bytes = 0;
     __atomic_store_n (&p->ring, NULL, __ATOMIC_RELEASE);
+    p->queue = NULL;
     __atomic_store_n (&p->peer, NULL, __ATOMIC_RELEASE);
     __atomic_store_n (&p->other, NULL, __ATOMIC_RELEASE);
     __atomic_store_n (&p->seg_seq, 0, __ATOMIC_RELEASE);
@@ -545,6 +546,10 @@ element_get_locked (GstElement * element, gboolean top, gint depth)
         e->mix = g_aligned_alloc0 (1, sizeof (ScopeMix), SCOPE_CACHE_LINE);
       e->is_mixer = TRUE;
     }
+    if (scope_is_queue (element)) {
+      e->is_queue = TRUE;
+      scope_queues_setup_locked (e);
+    }
     slot_publish (e);
     tag_set ((GObject *) element, &e->state);
   }
@@ -606,6 +611,8 @@ pad_get_locked (GstPad * pad, GstPad * internal)
   if (!p->transparent) {
     ScopeElement *e = element_get_locked (GST_ELEMENT (parent), FALSE, 0);
     p->elem = e;
+    if (e->is_queue)
+      scope_queue_attach_locked (e, p, p->name);
     if (p->sink) {
       /* Outputs are matched with what entered: sinks output nothing. */
       if (!e->is_sink)
@@ -903,6 +910,7 @@ scope_snapshot (void)
   GArray *el = g_array_new (FALSE, TRUE, sizeof (ScopeElementStat));
   GArray *pa = g_array_new (FALSE, TRUE, sizeof (ScopePadStat));
   GArray *pt = g_array_new (FALSE, TRUE, sizeof (ScopePathStat));
+  GArray *qu = g_array_new (FALSE, TRUE, sizeof (ScopeQueueStat));
   ScopeElement *e;
   ScopePad *p;
   gint i;
@@ -921,6 +929,7 @@ scope_snapshot (void)
     scope_reported_share (e, &st);
     st.cpu_ns = __atomic_load_n (&e->cpu_ns, __ATOMIC_RELAXED);
     g_array_append_val (el, st);
+    scope_queues_snapshot_locked (e, qu, st.pipeline, st.element, st.factory);
     for (i = 0; i < SCOPE_MAX_PATHS; i++) {
       ScopeElement *src = __atomic_load_n (&e->paths[i].source,
           __ATOMIC_ACQUIRE);
@@ -958,6 +967,8 @@ scope_snapshot (void)
   s->pads = (ScopePadStat *) g_array_free (pa, FALSE);
   s->n_paths = pt->len;
   s->paths = (ScopePathStat *) g_array_free (pt, FALSE);
+  s->n_queues = qu->len;
+  s->queues = (ScopeQueueStat *) g_array_free (qu, FALSE);
   return s;
 }
 
@@ -984,6 +995,13 @@ scope_snapshot_free (ScopeSnapshot * s)
     g_free (s->paths[i].source);
     g_free (s->paths[i].sink);
   }
+  for (i = 0; i < s->n_queues; i++) {
+    g_free (s->queues[i].pipeline);
+    g_free (s->queues[i].element);
+    g_free (s->queues[i].factory);
+    g_free (s->queues[i].queue);
+  }
+  g_free (s->queues);
   g_free (s->elements);
   g_free (s->pads);
   g_free (s->paths);
