@@ -122,6 +122,15 @@ queue_push (ScopeQueue * q, guint n, guint64 bytes, guint64 end)
   add64 (&q->out_buffers, n);
 }
 
+/* A leaky queue dropped n buffers of bytes in all (called by the leaky
+ * drop detection, on whichever thread finds the drop). */
+static inline void
+queue_drop (ScopeQueue * q, guint64 n, guint64 bytes)
+{
+  add64 (&q->dropped_bytes, bytes);
+  add64 (&q->dropped_buffers, n);
+}
+
 /* The queue was flushed (FLUSH_STOP entered it) or stopped: it is empty. */
 static inline void
 queue_flush (ScopeQueue * q)
