@@ -5,6 +5,8 @@ import (
 	"testing"
 )
 
+const us = uint64(1e3)
+
 // A queue's level from its counts against a FIFO that the test keeps: random
 // inputs (single buffers and lists), refused inputs (the chain returned
 // FLUSHING), outputs (single and lists), leaky drops and flushes.
@@ -98,7 +100,8 @@ func TestQueueLevelTime(t *testing.T) {
 }
 
 // Blocked time: a chain call counts whole when a buffer left the queue
-// during it (only an output makes room), not at all otherwise (the enqueue
+// during it (only an output makes room) or it took longer than an enqueue
+// can (its waker's push not seen yet), not at all otherwise (the enqueue
 // itself), whether or not it enqueued in the end.
 func TestQueueBlocked(t *testing.T) {
 	q := NewQueueCounts()
@@ -122,7 +125,13 @@ func TestQueueBlocked(t *testing.T) {
 	blocked(25 * ms)
 	q.ChainPost(true, 7*ms) // a post without its pre (the tracer came late)
 	blocked(25 * ms)
-	if b, _, _, _ := q.Level(); b != 0 {
-		t.Errorf("level %d buffers, want 0", b)
+	q.ChainPre(1, 10, NoTime, NoTime)
+	q.ChainPost(true, 50*us) // an enqueue, however slow
+	blocked(25 * ms)
+	q.ChainPre(1, 10, NoTime, NoTime)
+	q.ChainPost(true, 20*ms) // woken before the output was seen
+	blocked(45 * ms)
+	if b, _, _, _ := q.Level(); b != 2 {
+		t.Errorf("level %d buffers, want 2", b)
 	}
 }
