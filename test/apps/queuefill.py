@@ -27,6 +27,8 @@ Prints JSON: {"element": the queue's path label (bins below the pipeline,
 "/"-separated), "samples": [{"queue": "sink_0:src_0" or "sink:src",
 "before": [buffers, bytes, ns], "after": [...], "metrics": "..."}],
 "pushes": [[start_ns, end_ns], ...], "run_ns": PLAYING to EOS,
+"largest": [bytes, duration ns] of the largest buffers that entered the
+queue (one buffer, in the tolerance of a level),
 "metrics": after EOS, "removed": metrics after --remove}
 """
 import argparse
@@ -131,6 +133,35 @@ def main(argv):
             src.push_event(Gst.Event.new_eos())
         pusher = threading.Thread(target=push, daemon=True)
 
+    largest = [0, 0]
+
+    def watch(pad, info):
+        buf = info.get_buffer()
+        if buf is not None:
+            largest[0] = max(largest[0], buf.get_size())
+            if buf.duration != Gst.CLOCK_TIME_NONE:
+                largest[1] = max(largest[1], buf.duration)
+        return Gst.PadProbeReturn.OK
+
+    def watch_pad(element, pad):
+        if pad.get_direction() == Gst.PadDirection.SINK:
+            pad.add_probe(Gst.PadProbeType.BUFFER, watch)
+
+    def watch_queue(element):
+        # Before data flows: the queue's sink pads now and to come.
+        element.connect("pad-added", watch_pad)
+        for pad in element.sinkpads:
+            watch_pad(element, pad)
+
+    def added(bin_, sub, element):
+        f = element.get_factory()
+        if args.find and f and f.get_name() == args.find:
+            watch_queue(element)
+    if args.find:
+        pipeline.connect("deep-element-added", added)
+    else:
+        watch_queue(pipeline.get_by_name("q"))
+
     bus = pipeline.get_bus()
     t0 = time.monotonic_ns()
     pipeline.set_state(Gst.State.PLAYING)
@@ -164,6 +195,7 @@ def main(argv):
     if pusher:
         pusher.join()
     out = {"element": element, "samples": samples, "pushes": pushes,
+           "largest": largest,
            "run_ns": run_ns, "metrics": tracer.emit("request-metrics")}
     if args.remove:
         q = find_queue(pipeline, args.find)
