@@ -56,7 +56,7 @@ func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
 		queueTime: prometheus.NewDesc(namespace+"_queue_level_seconds",
 			"Running time a queue holds now: the end of the last buffer in minus the end of the last buffer out, as the queue's own current-level-time.", queue, nil),
 		queueBlocked: prometheus.NewDesc(namespace+"_queue_blocked_seconds_total",
-			"Time upstream threads spent in a queue's chain function waiting for room in it (calls during which a buffer left the queue); a queue blocked most of the time points at the element after it as the bottleneck.", el, nil),
+			"Time upstream threads spent in a queue's chain function waiting for room in it (the calls during which a buffer left the queue, or that took over 50 us); a queue blocked most of the time points at the element after it as the bottleneck.", el, nil),
 	}
 }
 

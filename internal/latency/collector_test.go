@@ -21,7 +21,7 @@ func mkHist(sumNs uint64, counts ...uint64) Hist {
 
 // A fixture snapshot: bounds 1 us, 1 ms, 1 s; two pipelines with the same
 // name (merged), a source without processing time, an unbounded maximum,
-// CPU time from the pyroscope tracer's sampler.
+// CPU time from the pyroscope tracer's sampler, queues.
 func fixture() *Snapshot {
 	return &Snapshot{
 		BoundsNs:   []uint64{1000, 1000000, 1000000000},
@@ -41,6 +41,16 @@ func fixture() *Snapshot {
 			{Pipeline: "p", Element: "bin/q", Pad: "sink", Buffers: 1, Bytes: 100},
 		},
 		Paths: []PathStat{{Pipeline: "p", Source: "src", Sink: "sink", Latency: mkHist(60000000, 0, 0, 3)}},
+		// A queue, and a multiqueue's two queues (their blocked times
+		// summed into one series for the element).
+		Queues: []QueueStat{
+			{Pipeline: "p", Element: "bin/q", Factory: "queue", Queue: "sink:src",
+				Buffers: 5, Bytes: 5000, TimeNs: 100000000, BlockedNs: 1500000000},
+			{Pipeline: "p", Element: "dec/multiqueue0", Factory: "multiqueue", Queue: "sink_0:src_0",
+				Buffers: 3, Bytes: 30000, TimeNs: 100000000, BlockedNs: 250000000},
+			{Pipeline: "p", Element: "dec/multiqueue0", Factory: "multiqueue", Queue: "sink_1:src_1",
+				Buffers: 0, Bytes: 0, TimeNs: 0, BlockedNs: 250000000},
+		},
 	}
 }
 
