@@ -140,7 +140,7 @@ gst_scope_latency_tracer_class_init (GstScopeLatencyTracerClass * klass)
    *
    * Returns the pipelines as a Graphviz dot graph with the tracer's
    * numbers on it, the same text the HTTP server serves at /graph; its
-   * rates cover the time since the previous request-graph (see README).
+   * rates cover the time since the previous request-graph (docs/views.md).
    * Free it with g_free().
    */
   g_signal_new ("request-graph", G_TYPE_FROM_CLASS (klass),
