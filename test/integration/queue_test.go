@@ -128,8 +128,8 @@ func TestQueueFull(t *testing.T) {
 				t.Errorf("blocked %.3fs of a %.3fs run (%.0f%%): a full queue blocks most of the time",
 					blocked, float64(r.RunNs)/1e9, share*100)
 			}
-			if c, _ := histMean(t, res, "gstreamer_element_processing_seconds", el); c > n || c < n/2 {
-				t.Errorf("%d processing observations for %d buffers: want one per buffer, its own thread's", c, n)
+			if c, _ := histMean(t, res, "gstreamer_element_processing_seconds", el); c > n-1 || c < n*8/10 {
+				t.Errorf("%d processing observations for %d buffers: want one per buffer (its own thread's push; not the first) and at least 80%% of them", c, n)
 			}
 			for name := range parseExposition(t, r.Removed) {
 				if len(name) > 16 && name[:16] == "gstreamer_queue_" {
