@@ -329,38 +329,42 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
 }
 
 /* Closes a chain (res: what it returned) or getrange frame (chain FALSE):
- * the element's own time is its frame minus the frames nested in it. A
- * queue's chain call is the upstream thread's time in the queue, mostly
- * waiting for room: its backpressure, not its processing, which is its
- * own thread's work between its pushes (task_push). Returns the frame, or
- * NULL. */
+ * the element's own time is its frame minus the frames nested in it.
+ * Returns the frame, or NULL.
+ * A queue's chain call is the upstream thread's time in the queue, mostly
+ * waiting for room: its backpressure, not its processing, which is its own
+ * thread's work between its pushes (task_push). Its frame has no element
+ * (queue_enter), so that it is no element's processing nor a frame of the
+ * profile, and found among the frames without one (ghost and proxy pads):
+ * nothing more to test for the frames of other elements. */
 INLINE ScopeFrame *
 close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts,
     gboolean chain, GstFlowReturn res)
 {
   guint64 total;
   ScopeFrame *f = frame_pop (t, gstpad, ts, &total);
-  if (!f || !f->elem)
-    return f;
-  if (chain && G_UNLIKELY (f->pad->queue))
-    queue_chain_post (f->pad->queue, res, total);
-  else if (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT) {
+  if (f && f->elem && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT)) {
     guint64 own = total > f->child ? total - f->child : 0;
     observe (&f->elem->proc, f->n == 1 ? own : own / f->n, f->n);
+  } else if (chain && f && !f->elem && f->pad && G_UNLIKELY (f->pad->queue)) {
+    queue_chain_post (f->pad->queue, res, total);
   }
   return f;
 }
 
-/* n buffers of bytes in all, the last one buf, enter queue pad p's chain.
- * Their running time: what the upstream push computed on this thread
- * (start, end), else (flags without element or pipeline, lists) buf's
- * through the segment of the pad pushing into p. */
-static __attribute__ ((noinline)) void
+/* n buffers of bytes in all, the last one buf, entered queue pad p's chain
+ * (enter() opened its frame). Their running time: what the upstream push
+ * computed on this thread (the frame's), else (flags without element or
+ * pipeline, lists) buf's through the segment of the pad pushing into p. */
+static __attribute__ ((noinline, cold)) void
 queue_enter (ScopeThread * t, ScopePad * p, GstBuffer * buf, guint n,
     guint64 bytes)
 {
-  guint64 start = t->pend_rt, end = t->pend_rt_end;
+  ScopeFrame *f = frame_top (t);
+  guint64 start = f ? f->rt : NONE, end = f ? f->rt_end : NONE;
   ScopePad *peer;
+  if (f)
+    __atomic_store_n (&f->elem, NULL, RELAXED);
   if (n != 1 || start == NONE) {
     peer = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
     start = peer ? running_time (peer, GST_BUFFER_PTS (buf),
@@ -370,7 +374,7 @@ queue_enter (ScopeThread * t, ScopePad * p, GstBuffer * buf, guint n,
 }
 
 /* n buffers of bytes in all, the last one buf, leave queue src pad p. */
-static __attribute__ ((noinline)) void
+static __attribute__ ((noinline, cold)) void
 queue_leave (ScopePad * p, GstBuffer * buf, guint n, guint64 bytes)
 {
   guint64 end, start = running_time (p, GST_BUFFER_PTS (buf),
@@ -472,11 +476,13 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     return;
   size = gst_buffer_get_size (buf);
   count (p, 1, size);
-  if (G_UNLIKELY (p->queue))
-    queue_leave (p, buf, 1, size);
-  if (t->depth == 0 && !t->draining
-      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
-    task_push (t, p->elem, ts, 1);
+  /* A queue pushes from its own task, outside any chain call. */
+  if (t->depth == 0) {
+    if (G_UNLIKELY (p->queue))
+      queue_leave (p, buf, 1, size);
+    if (!t->draining && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+      task_push (t, p->elem, ts, 1);
+  }
   leave (t, p, p->elem, ts, buf, size, 1);
   t->pend_buf = buf;
   t->pend_size = size;
@@ -503,11 +509,12 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
     return;
   size = gst_buffer_list_calculate_size (list);
   count (p, n, size);
-  if (G_UNLIKELY (p->queue))
-    queue_leave (p, gst_buffer_list_get (list, n - 1), n, size);
-  if (t->depth == 0 && !t->draining
-      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
-    task_push (t, p->elem, ts, n);
+  if (t->depth == 0) {
+    if (G_UNLIKELY (p->queue))
+      queue_leave (p, gst_buffer_list_get (list, n - 1), n, size);
+    if (!t->draining && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+      task_push (t, p->elem, ts, n);
+  }
   first = gst_buffer_list_get (list, 0);
   leave (t, p, p->elem, ts, first, gst_buffer_get_size (first), n);
 }
@@ -531,9 +538,9 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   size = buf == t->pend_buf ? t->pend_size : gst_buffer_get_size (buf);
   t->pend_buf = NULL;
   count (p, 1, size);
+  enter (t, pad, p, ts, buf, size, 1);
   if (G_UNLIKELY (p->queue))
     queue_enter (t, p, buf, 1, size);
-  enter (t, pad, p, ts, buf, size, 1);
 }
 
 static void
@@ -555,16 +562,20 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   }
   size = gst_buffer_list_calculate_size (list);
   count (p, n, size);
-  if (G_UNLIKELY (p->queue))
-    queue_enter (t, p, gst_buffer_list_get (list, n - 1), n, size);
   first = gst_buffer_list_get (list, 0);
   enter (t, pad, p, ts, first, gst_buffer_get_size (first), n);
+  if (G_UNLIKELY (p->queue))
+    queue_enter (t, p, gst_buffer_list_get (list, n - 1), n, size);
 }
 
 static void
 on_chain_post (GObject * o, GstClockTime ts, GstPad * pad, GstFlowReturn res)
 {
-  ScopeThread *t = thr ();
+  /* A thread without a stack has no frame to close; and no call here
+   * before res is used spares a register for it (~3 instructions). */
+  ScopeThread *t = scope_thread_ptr;
+  if (G_UNLIKELY (!t))
+    return;
   if (close_frame (t, pad, ts, TRUE, res) && t->depth == 0 && !t->draining)
     task_resume (t, ts);
 }
