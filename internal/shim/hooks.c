@@ -725,21 +725,19 @@ on_change_state_pre (GObject * o, GstClockTime ts, GstElement * element,
   if (transition == GST_STATE_CHANGE_NULL_TO_READY
       || transition == GST_STATE_CHANGE_READY_TO_PAUSED)
     scope_element_learn (element);
+  /* A queue empties when it stops, and starts empty: its level is 0 from
+   * the stop on, and counts start again before its pads are activated (no
+   * hook registered for after a state change: every hook name registered
+   * costs at every hook site, see BENCHMARKS.md). */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY
+      || transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+    scope_queues_stopped (element);
   /* A pipeline shutting down: its series go with its elements soon; the
    * metrics file keeps them as they are now. */
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && GST_IS_BIN (element)
       && !GST_OBJECT_PARENT (element)
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE))
     scope_latency_checkpoint ();
-}
-
-/* A queue stopped (its pads deactivated) holds nothing. */
-static void
-on_change_state_post (GObject * o, GstClockTime ts, GstElement * element,
-    GstStateChange transition, GstStateChangeReturn res)
-{
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
-    scope_queues_stopped (element);
 }
 
 static void
@@ -819,8 +817,6 @@ scope_hooks_register (GstTracer * tracer)
       G_CALLBACK (on_bin_add_post));
   gst_tracing_register_hook (tracer, "element-change-state-pre",
       G_CALLBACK (on_change_state_pre));
-  gst_tracing_register_hook (tracer, "element-change-state-post",
-      G_CALLBACK (on_change_state_post));
   gst_tracing_register_hook (tracer, "pad-link-post",
       G_CALLBACK (on_pad_link_post));
   gst_tracing_register_hook (tracer, "pad-unlink-post",

@@ -151,8 +151,10 @@ scope_queues_snapshot_locked (ScopeElement * e, GArray * out,
   }
 }
 
-/* On the thread that changes the element's state, after its pads were
- * deactivated: no streaming thread writes to its queues. */
+/* On the thread that changes the element's state, before the change:
+ * before READY_TO_PAUSED no streaming thread writes to its queues; before
+ * PAUSED_TO_READY the last buffers in flight may still count after this,
+ * until the next start resets the counts again. */
 void
 scope_queues_stopped (GstElement * element)
 {

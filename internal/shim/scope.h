@@ -486,7 +486,7 @@ void scope_queue_attach_locked (ScopeElement * e, ScopePad * p,
 /* Appends the live queues of e to out (ScopeQueueStat), with e's labels. */
 void scope_queues_snapshot_locked (ScopeElement * e, GArray * out,
     const gchar * pipeline, const gchar * element, const gchar * factory);
-/* The queue element stopped streaming (PAUSED_TO_READY): it is empty. */
+/* The queue element stops or starts streaming: it is empty. */
 void scope_queues_stopped (GstElement * element);
 /* reported.c: the hooks that record LATENCY answers, and an element's
  * share of them (rep_* of st), computed at snapshot time under scope_lock. */
