@@ -99,7 +99,7 @@ algo_mix (ScopeElement * e, guintptr buf, guint64 size, guint64 rt,
   ScopeRingEntry x = { 0 }, each[SCOPE_MAX_INPUTS];
   guint n = 0;
   ScopeElement *src = NULL;
-  if (!ring_match (e, (gconstpointer) buf, size, rt, &x, each, &n))
+  if (!ring_match (e, (gconstpointer) buf, size, rt, &x, each, &n, FALSE))
     return FALSE;
   if (n > 0) {
     mix_origin (e->mix, each, n, origin_ts, &src);
@@ -200,7 +200,7 @@ algo_match (ScopeElement * e, guintptr buf, guintptr mem, guint64 size,
   ScopeRingEntry x = { 0 };
   gboolean ok;
   algo_mem = mem;
-  ok = ring_match (e, (gconstpointer) buf, size, rt, &x, NULL, NULL);
+  ok = ring_match (e, (gconstpointer) buf, size, rt, &x, NULL, NULL, FALSE);
   algo_mem = 0;
   if (!ok)
     return FALSE;

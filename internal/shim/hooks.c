@@ -27,6 +27,7 @@
 #include "runningtime.h"
 #include "match.h"
 #include "mix.h"
+#include "mux.h"
 
 const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
   1000, 2500, 5000,
@@ -164,7 +165,7 @@ leave_mixer (ScopeElement * e, GstBuffer * buf, gsize size, guint64 rt,
   ScopeRingEntry in = { 0 }, each[SCOPE_MAX_INPUTS];
   guint n_each = 0;
 
-  if (!ring_match (e, buf, size, rt, &in, each, &n_each))
+  if (!ring_match (e, buf, size, rt, &in, each, &n_each, FALSE))
     return FALSE;
   *entry_ts = in.ts;
   if (n_each > 0) {
@@ -176,6 +177,71 @@ leave_mixer (ScopeElement * e, GstBuffer * buf, gsize size, guint64 rt,
   return TRUE;
 }
 
+/* The input whose data the TS packets in buf (or list) carry: that of the
+ * first packet of an input's stream among the first SCOPE_TS_SCAN (tables
+ * come before a keyframe's PES). M2TS packets have a 4-byte prefix. */
+#define SCOPE_TS_SCAN 16
+static gboolean
+ts_match (ScopeElement * e, GstBuffer * buf, GstBufferList * list,
+    ScopeRingEntry * in)
+{
+  guint n = list ? gst_buffer_list_length (list) : 1, i, seen = 0, pid;
+  gboolean pusi;
+  guint8 h[8];
+
+  for (i = 0; i < n && seen < SCOPE_TS_SCAN; i++) {
+    GstBuffer *b = list ? gst_buffer_list_get (list, i) : buf;
+    gsize size = gst_buffer_get_size (b), off, stride = 188;
+
+    if (gst_buffer_extract (b, 0, h, 8) < 8)
+      continue;
+    off = h[0] == 0x47 ? 0 : 4;
+    if (off)
+      stride = 192;
+    for (; off + 4 <= size && seen < SCOPE_TS_SCAN; off += stride, seen++) {
+      if (gst_buffer_extract (b, off, h, 4) < 4 || !ts_header (h, &pid, &pusi))
+        break;
+      if (pid != 0 && ts_input (e, pid, pusi, in))
+        return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* A muxer's output (mux.h): the input it carries, or none. Out of line:
+ * rare. */
+static __attribute__ ((noinline)) gboolean
+leave_muxer (ScopeFrame * f, ScopeElement * e, GstBuffer * buf,
+    GstBufferList * list, gsize size, guint64 rt, guint64 * entry_ts,
+    guint64 * origin_ts, ScopeElement ** src)
+{
+  ScopeRingEntry in = { 0 };
+
+  if (e->muxer == SCOPE_MUXER_TS) {
+    if (!ts_match (e, buf, list, &in))
+      return FALSE;
+  } else if (f && f->elem == e && (f->buf == buf || (rt != NONE
+              && f->rt != NONE && f->rt <= rt + SCOPE_RT_SLACK
+              && rt <= f->rt + SCOPE_RT_SLACK))) {
+    /* The input being processed, if the output is it or starts with it. */
+    frame_matched (f);
+    *entry_ts = f->start;
+    *origin_ts = f->origin_ts;
+    *src = f->origin;
+    return TRUE;
+  } else if (rt == NONE || !ring_match (e, buf, size, rt, &in, NULL, NULL,
+          TRUE)) {
+    /* Without a running time only the buffer's address would be left,
+     * which a header the muxer allocates may share with an input freed
+     * long ago (flvmux's tag and metadata headers). */
+    return FALSE;
+  }
+  *entry_ts = in.ts;
+  *origin_ts = in.origin_ts;
+  *src = in.origin;
+  return TRUE;
+}
+
 /* A buffer (or the first of a list of n) leaves element e through src pad
  * sp. Its element latency runs from the arrival of the input that carried
  * its first sample: the input being processed when it holds the output (or
@@ -183,7 +249,7 @@ leave_mixer (ScopeElement * e, GstBuffer * buf, gsize size, guint64 rt,
  * the element is processing), else the match in its inputs' rings. */
 INLINE void
 leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
-    GstBuffer * buf, gsize size, guint n)
+    GstBuffer * buf, GstBufferList * list, gsize size, guint n)
 {
   ScopeFrame *f = frame_top (t);
   ScopeRingEntry in;            /* written by ring_match when it matches */
@@ -210,6 +276,11 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
     t->pend_rt = t->pend_rt_end = NONE;
     return;
   }
+  if (G_UNLIKELY (e->muxer)) {
+    entered = leave_muxer (f, e, buf, list, size, rt, &entry_ts, &origin_ts,
+        &src);
+    goto matched;
+  }
   if (f && f->elem == e) {
     /* A pad that had no segment pushed on it (tee's request pads get
      * theirs copied): the same buffer has the same running time. */
@@ -229,7 +300,7 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
     entered = leave_mixer (e, buf, size, rt, &entry_ts, &origin_ts, &src);
   /* A source has no inputs to match. */
   if (!entered && g_atomic_int_get (&e->n_inputs) > 0
-      && ring_match (e, buf, size, rt, &in, NULL, NULL)) {
+      && ring_match (e, buf, size, rt, &in, NULL, NULL, FALSE)) {
     entry_ts = in.ts;
     origin_ts = in.origin_ts;
     src = in.origin;
@@ -244,6 +315,7 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
     src = e;
   }
 
+matched:
   if (entered && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT)) {
     guint64 lat = since (ts, entry_ts);
     observe (&e->lat, lat, n);
@@ -438,7 +510,7 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   if (t->depth == 0 && !t->draining
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, 1);
-  leave (t, p, p->elem, ts, buf, size, 1);
+  leave (t, p, p->elem, ts, buf, NULL, size, 1);
   t->pend_buf = buf;
   t->pend_size = size;
 }
@@ -466,7 +538,7 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
       && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
     task_push (t, p->elem, ts, n);
   first = gst_buffer_list_get (list, 0);
-  leave (t, p, p->elem, ts, first, gst_buffer_get_size (first), n);
+  leave (t, p, p->elem, ts, first, list, gst_buffer_get_size (first), n);
 }
 
 static void

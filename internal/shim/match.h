@@ -192,12 +192,14 @@ same_buffer (ScopeRing * r, const ScopeRingEntry * x, gconstpointer buf,
  * lookahead, decoder frame threads) has their inputs at the top. No match
  * in a wrapped ring whose every input is later than rt (what carried it was
  * overwritten) asks for a larger ring.
+ * exact: only an input that starts at rt (a muxer's outputs, mux.h).
  * each (NULL, or room for SCOPE_MAX_INPUTS): the match on each sink pad
  * found by 2., *n_each of them, for a mixer's origins (mix.h); not filled
  * when the output is the same buffer as an input. */
 static inline gboolean
 ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
-    ScopeRingEntry * out, ScopeRingEntry * each, guint * n_each)
+    ScopeRingEntry * out, ScopeRingEntry * each, guint * n_each,
+    gboolean exact)
 {
   gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
   guint64 at = rt == NONE ? NONE : rt + SCOPE_RT_SLACK;
@@ -236,7 +238,8 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
       }
       if (rt == NONE || x.rt == NONE)
         continue;
-      if (x.rt <= at && (x.rt_end == NONE || at < x.rt_end)
+      if (x.rt <= at && (exact ? x.rt + 2 * SCOPE_RT_SLACK >= at :
+              (x.rt_end == NONE || at < x.rt_end))
           && (!found || x.rt + SCOPE_RT_SLACK >= best.rt)) {
         best = x;
         found = TRUE;

@@ -157,6 +157,11 @@ typedef struct {
   ScopeMixEntry e[SCOPE_MIX_RING];
 } ScopeMix;
 
+/* A muxer (an element of class Muxer: mpegtsmux, matroskamux, mp4mux,
+ * flvmux, oggmux...) puts one input's data in each output: see mux.h. */
+#define SCOPE_MUXER 1           /* outputs keep their input's timestamps */
+#define SCOPE_MUXER_TS 2        /* MPEG-TS packets: the PID tells the input */
+
 typedef struct _ScopePad ScopePad;
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
@@ -169,6 +174,7 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   guint64 id;                   /* unique for the life of the process */
   gboolean is_source, is_sink, is_bin;
   gboolean is_mixer;            /* outputs carry a ScopeMix entry */
+  gint muxer;                   /* SCOPE_MUXER*, see mux.h; 0: none */
   /* Labels, under scope_lock: the element's own name and its parent bin's
    * slot, learnt without GStreamer's locks (store.c); the pipeline and path
    * labels are made from them when they are read. */
@@ -198,6 +204,7 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   gboolean transparent;         /* ghost and proxy pads: not an element's */
   gboolean orphan;              /* made before the pad had a parent */
   gboolean sink;
+  guint pid;                    /* a TS muxer's sink pad: its stream's PID */
   ScopeElement *elem;           /* never NULL; a dead one for ghost pads */
   gchar *name;
   guint64 buffers, bytes;

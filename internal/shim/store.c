@@ -34,6 +34,7 @@
 #include "scope.h"
 #include "match.h"
 
+#include <stdio.h>
 #include <string.h>
 
 GMutex scope_lock;
@@ -376,6 +377,7 @@ pad_alloc_locked (void)
     g_clear_pointer (&p->name, g_free);
     scope_rings_release_locked (p);
     p->transparent = p->sink = FALSE;
+    p->pid = 0;
     p->buffers = p->bytes = 0;
     __atomic_store_n (&p->ring, NULL, __ATOMIC_RELEASE);
     __atomic_store_n (&p->peer, NULL, __ATOMIC_RELEASE);
@@ -518,6 +520,24 @@ is_mixer (GstElement * element)
   return FALSE;
 }
 
+/* A muxer puts one input's data in each output (see mux.h). GstBaseTsMux
+ * (mpegtsmux, atscmux...) stamps its packets with the time of its PCR
+ * stream, whatever input they carry: its outputs are known by their PID. */
+static gint
+muxer_of (GstElement * element)
+{
+  GType ts = g_type_from_name ("GstBaseTsMux");
+  const gchar *klass;
+
+  if (GST_IS_BIN (element))
+    return 0;
+  if (ts && g_type_is_a (G_OBJECT_TYPE (element), ts))
+    return SCOPE_MUXER_TS;
+  klass = gst_element_class_get_metadata (GST_ELEMENT_GET_CLASS (element),
+      GST_ELEMENT_METADATA_KLASS);
+  return klass && strstr (klass, "Muxer") ? SCOPE_MUXER : 0;
+}
+
 /* The element's slot, made if needed, with what can be learnt of it now
  * (see the top of this file). top: the caller may read a top-level bin's
  * name. Bounded recursion up the bins. */
@@ -544,6 +564,8 @@ element_get_locked (GstElement * element, gboolean top, gint depth)
       if (!e->mix)
         e->mix = g_aligned_alloc0 (1, sizeof (ScopeMix), SCOPE_CACHE_LINE);
       e->is_mixer = TRUE;
+    } else {
+      e->muxer = muxer_of (element);
     }
     slot_publish (e);
     tag_set ((GObject *) element, &e->state);
@@ -610,6 +632,10 @@ pad_get_locked (GstPad * pad, GstPad * internal)
       /* Outputs are matched with what entered: sinks output nothing. */
       if (!e->is_sink)
         p->ring = scope_ring_new_locked (p);
+      /* GstBaseTsMux names its sink pads after their PIDs. */
+      if (e->muxer == SCOPE_MUXER_TS && p->name
+          && sscanf (p->name, "sink_%u", &p->pid) != 1)
+        p->pid = 0;
       input_add (e, p);
     }
   }

@@ -113,6 +113,7 @@ type result struct {
 	EOSUnix int64                     `json:"eos_unix_ns"`  // wall clock at EOS
 	Threads map[string]threadCPU      `json:"threads"`      // by kernel thread id, with --threads
 	TIDOf   map[string]int            `json:"thread_of"`    // elem:pad -> kernel thread id, with --thread-of
+	TS      map[string][][3]int64     `json:"ts"`           // elem:pad -> per buffer [PID, PES start, PES PTS], with --ts
 	Stderr  string                    `json:"-"`
 	Wall    time.Duration             `json:"-"` // the whole process
 	// AfterEOS is how long the process took from EOS to its exit (not its
