@@ -15,6 +15,7 @@ static gconstpointer algo_memory_of (gconstpointer buf);
 #include "runningtime.h"
 #include "match.h"
 #include "mix.h"
+#include "mux.h"
 
 // The memory of the buffer being put or matched; by default its own
 // number (a buffer passed on keeps its memory).
@@ -208,6 +209,36 @@ algo_match (ScopeElement * e, guintptr buf, guintptr mem, guint64 size,
   return TRUE;
 }
 
+// A muxer's output that keeps its input's timestamps (leave_muxer in
+// hooks.c): only an input starting at rt.
+static gboolean
+algo_match_exact (ScopeElement * e, guintptr buf, guint64 size, guint64 rt,
+    guint64 * ts)
+{
+  ScopeRingEntry x = { 0 };
+  if (!ring_match (e, (gconstpointer) buf, size, rt, &x, NULL, NULL, TRUE))
+    return FALSE;
+  *ts = x.ts;
+  return TRUE;
+}
+
+// A TS muxer's packet of stream pid (ts_match in hooks.c).
+static gboolean
+algo_ts (ScopeElement * e, guint pid, gboolean pusi, guint64 * ts)
+{
+  ScopeRingEntry x = { 0 };
+  if (!ts_input (e, pid, pusi, &x))
+    return FALSE;
+  *ts = x.ts;
+  return TRUE;
+}
+
+static gboolean
+algo_ts_header (const guint8 * h, guint * pid, gboolean * pusi)
+{
+  return ts_header (h, pid, pusi);
+}
+
 // Whether the input last put on pad i, being processed, holds an output at
 // rt (frame_holds with the frame enter() would have opened for it).
 static gboolean
@@ -332,6 +363,42 @@ func (m *Matcher) MatchMemory(buf, mem uintptr, size, rt uint64) (ts uint64, ok 
 	var t C.guint64
 	ok = C.algo_match(m.e, C.guintptr(buf), C.guintptr(mem), C.guint64(size), C.guint64(rt), &t) != 0
 	return uint64(t), ok
+}
+
+// MatchExact is a muxer's match (mux.h): the input that starts at rt, or
+// the same buffer.
+func (m *Matcher) MatchExact(buf uintptr, size, rt uint64) (ts uint64, ok bool) {
+	var t C.guint64
+	ok = C.algo_match_exact(m.e, C.guintptr(buf), C.guint64(size), C.guint64(rt), &t) != 0
+	return uint64(t), ok
+}
+
+// SetPID makes pad i a TS muxer's pad for stream pid (sink_<pid>).
+func (m *Matcher) SetPID(i int, pid uint) { m.e.inputs[i].pid = C.guint(pid) }
+
+// TS is ts_input: the arrival time of the input that a TS packet of stream
+// pid carries, starting a PES (pusi) or continuing one.
+func (m *Matcher) TS(pid uint, pusi bool) (ts uint64, ok bool) {
+	var t C.guint64
+	var p C.gboolean
+	if pusi {
+		p = 1
+	}
+	ok = C.algo_ts(m.e, C.guint(pid), p, &t) != 0
+	return uint64(t), ok
+}
+
+// TSHeader is ts_header: the PID and payload_unit_start_indicator of a TS
+// packet header (4 bytes), if it is one.
+func TSHeader(h [4]byte) (pid uint, pusi, ok bool) {
+	var c [4]C.guint8
+	for i := range h {
+		c[i] = C.guint8(h[i])
+	}
+	var pd C.guint
+	var p C.gboolean
+	ok = C.algo_ts_header(&c[0], &pd, &p) != 0
+	return uint(pd), p != 0, ok
 }
 
 // OutputNow is an output of the input last put on pad i, while it is being
