@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gstscope/gstscope/internal/model"
 )
@@ -191,4 +192,14 @@ func (s histSet) emit(ch chan<- prometheus.Metric) {
 		cum += x.counts[len(s.bounds)]
 		ch <- prometheus.MustNewConstHistogram(x.desc, cum, x.sum, buckets, x.lv...)
 	}
+}
+
+// Families is s as the collector exposes it with flags, for the views built
+// inside the process (the pipeline graph): they read what a scrape reads.
+func Families(flags Flags, s *Snapshot) ([]*dto.MetricFamily, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(NewCollector(flags, func() *Snapshot { return s })); err != nil {
+		return nil, err
+	}
+	return reg.Gather()
 }

@@ -175,43 +175,50 @@ func (e *Element) Buffers() (n float64, ok bool) {
 
 // Since is the model of the observations between prev and m: counters and
 // histograms minus prev's (a series absent from prev started at 0 since),
-// gauges as in m, Interval the time between them. ok is false when a counter
-// went down: the process restarted or a pipeline was rebuilt under the same
-// names, and no figure of the interval can be trusted.
-func (m *Model) Since(prev *Model) (d *Model, ok bool) {
+// gauges as in m, Interval the time between them. reset is set when a
+// counter of an element, pad or path went down: it restarted (the process,
+// or a pipeline rebuilt under the same names), and its figures in d are
+// its counts since then, m's own; a view that cannot tell how long that
+// was shows no rates for the interval.
+func (m *Model) Since(prev *Model) (d *Model, reset bool) {
 	d = newModel(m.At)
 	d.Interval = m.At.Sub(prev.At)
 	d.Types = m.Types
-	counter := func(name string) bool { return m.Types[name] != dto.MetricType_GAUGE }
-	sub := func(name string, cur, old float64) float64 {
-		if !counter(name) {
-			return cur
-		}
-		if cur < old {
-			ok = false
-		}
-		return cur - old
-	}
-	subAll := func(cur, old map[string]float64) map[string]float64 {
-		out := make(map[string]float64, len(cur))
+	// sub subtracts old from each counter of cur; ok is false when one
+	// went down.
+	sub := func(cur, old map[string]float64) (out map[string]float64, ok bool) {
+		out, ok = make(map[string]float64, len(cur)), true
 		for name, v := range cur {
-			out[name] = sub(name, v, old[name])
+			if m.Types[name] != dto.MetricType_GAUGE {
+				if v < old[name] {
+					ok = false
+				}
+				v -= old[name]
+			}
+			out[name] = v
 		}
-		return out
+		return out, ok
 	}
-	ok = true
 	for k, e := range m.Elements {
 		p := prev.Elements[k]
 		if p == nil {
 			p = &Element{}
 		}
-		de := &Element{Factory: e.Factory, Values: subAll(e.Values, p.Values),
-			In: subAll(e.In, p.In), Out: subAll(e.Out, p.Out), Hists: map[string]*Histogram{}}
+		de := &Element{Factory: e.Factory, Hists: map[string]*Histogram{}}
+		var ok [3]bool
+		de.Values, ok[0] = sub(e.Values, p.Values)
+		de.In, ok[1] = sub(e.In, p.In)
+		de.Out, ok[2] = sub(e.Out, p.Out)
+		restarted := !ok[0] || !ok[1] || !ok[2]
 		for name, h := range e.Hists {
 			var hok bool
 			if de.Hists[name], hok = h.Sub(p.Hists[name]); !hok {
-				ok = false
+				restarted = true
 			}
+		}
+		if restarted {
+			de = e
+			reset = true
 		}
 		d.Elements[k] = de
 	}
@@ -220,18 +227,20 @@ func (m *Model) Since(prev *Model) (d *Model, ok bool) {
 		if p := prev.Pads[k]; p != nil {
 			old = p.Values
 		}
-		d.Pads[k] = &Pad{Direction: pad.Direction, Values: subAll(pad.Values, old)}
+		v, ok := sub(pad.Values, old)
+		if !ok {
+			v, reset = pad.Values, true
+		}
+		d.Pads[k] = &Pad{Direction: pad.Direction, Values: v}
 	}
 	for k, h := range m.Paths {
-		var hok bool
-		if d.Paths[k], hok = h.Sub(prev.Paths[k]); !hok {
-			ok = false
+		dh, ok := h.Sub(prev.Paths[k])
+		if !ok {
+			dh, reset = h, true
 		}
+		d.Paths[k] = dh
 	}
-	if !ok {
-		return nil, false
-	}
-	return d, true
+	return d, reset
 }
 
 // Rate is v per second of the model's Interval; NaN without one.
