@@ -68,12 +68,14 @@ func Fetch(c *http.Client, url string) (*Model, error) {
 }
 
 // Load reads a view's input: "-" is stdin, a URL is scraped (its /metrics
-// when it names none), anything else is a file (GST_PROMETHEUS_TRACER_FILE).
+// when it names none; host:port without a scheme, unless it is a file), anything
+// else is a file (GST_PROMETHEUS_TRACER_FILE).
 func Load(src string) (*Model, error) {
+	_, statErr := os.Stat(src)
 	switch {
 	case src == "-":
 		return Read(os.Stdin, time.Now())
-	case IsURL(src):
+	case IsURL(src) || statErr != nil && strings.Contains(src, ":"):
 		return Fetch(&http.Client{Timeout: 15 * time.Second}, MetricsURL(src))
 	}
 	f, err := os.Open(src)
