@@ -177,20 +177,6 @@ func TestViewsAgree(t *testing.T) {
 
 func strp(s string) *string { return &s }
 
-// waitStarted is runWithTimeout for a command already started.
-func waitStarted(cmd *exec.Cmd, d time.Duration) error {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(d):
-		cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("timed out after %v", d)
-	}
-}
-
 // checkCount fails unless a rate printed with one decimal over an interval
 // printed with one decimal can be the count: the rounding bounds the
 // product.
