@@ -49,7 +49,9 @@ func TestDiffFlow(t *testing.T) {
 	}
 }
 
-func cells(s string) string { return strings.Join(strings.Split(strings.TrimSuffix(s, "\t"), "\t"), "|") }
+func cells(s string) string {
+	return strings.Join(strings.Split(strings.TrimSuffix(s, "\t"), "\t"), "|")
+}
 
 // The table shows totals: the dropped count, the run's lateness p95 (70
 // observations: the rank 66.5 is the 58.5th of 60 in (0.01, 0.05]), the
