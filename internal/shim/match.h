@@ -181,6 +181,31 @@ same_buffer (ScopeRing * r, const ScopeRingEntry * x, gconstpointer buf,
   return x->mem == SCOPE_MEMORY_OF (buf);
 }
 
+/* A queue passes its inputs on untouched: an output is the same object at
+ * the same running time, never a re-stamped one (same_buffer's allowance
+ * for jitterbuffers would take a pooled buffer that came back at the same
+ * address with the same memory, a frame or two later, for the one the
+ * queue dropped before it). */
+static inline gboolean
+fifo_same (const ScopeRingEntry * x, gconstpointer buf, guint64 rt)
+{
+  return x->buf == buf && x->rt == rt;
+}
+
+/* A queue (e->fifo) outputs its inputs in order, so an output found past
+ * the input expected next (hint, the index after the previous match)
+ * skipped the inputs between: a leaky queue dropped them (flow.c). Inputs
+ * before a flush (valid_from) were flushed, not dropped; an output found
+ * at or before the hint skips nothing. Only on a miss of the hint: nothing
+ * per buffer for a queue that does not leak. */
+static inline void
+fifo_skipped (ScopeElement * e, ScopeRing * r, guint64 hint, guint64 k)
+{
+  guint64 from = MAX (hint, __atomic_load_n (&r->valid_from, RELAXED));
+  if (k - 1 > from)
+    add64 (&e->dropped, k - 1 - from);
+}
+
 /* Finds the input of element e that carried the first sample of an output
  * buffer buf at running time rt:
  * 1. the same buffer (queues, jitterbuffers, tee): its newest entry;
@@ -220,7 +245,8 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
     /* A queue's output is the buffer after its previous one. */
     hint = __atomic_load_n (&r->hint, RELAXED);
     if (hint >= lo && hint < head && ring_read (r, hint, &x)
-        && same_buffer (r, &x, buf, size, rt)) {
+        && (G_UNLIKELY (e->fifo) ? fifo_same (&x, buf, rt) :
+            same_buffer (r, &x, buf, size, rt))) {
       ring_matched (r, hint + 1);
       *out = x;
       return TRUE;
@@ -229,7 +255,14 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
       if (!ring_read (r, k - 1, &x))
         continue;
       oldest_rt = x.rt;
-      if (same_buffer (r, &x, buf, size, rt)) {
+      if (G_UNLIKELY (e->fifo)) {
+        if (fifo_same (&x, buf, rt)) {
+          fifo_skipped (e, r, hint, k);
+          ring_matched (r, k);
+          *out = x;
+          return TRUE;
+        }
+      } else if (same_buffer (r, &x, buf, size, rt)) {
         ring_matched (r, k);
         *out = x;
         return TRUE;
