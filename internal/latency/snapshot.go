@@ -76,9 +76,9 @@ type Snapshot struct {
 	BoundsNs []uint64 // bucket upper bounds, without +Inf
 	// LateBoundsNs are the lateness histograms' bounds, signed, without +Inf.
 	LateBoundsNs []int64
-	Elements []ElementStat
-	Pads     []PadStat
-	Paths    []PathStat
+	Elements     []ElementStat
+	Pads         []PadStat
+	Paths        []PathStat
 	// CPUSampled is set while the pyroscope tracer samples thread CPU into
 	// ElementStat.CPUNs.
 	CPUSampled bool
