@@ -123,6 +123,9 @@ func promAPI(base, path string, q url.Values, data any) error {
 // slow element, and the flame graph panel's query returns the profile from
 // the real Pyroscope server.
 func TestDashboardQueries(t *testing.T) {
+	if memoryChecker() != "" {
+		t.Skip("the dashboard's queries run no plugin code that the other tests do not run under the checker")
+	}
 	rules, err := filepath.Abs("../../dashboards/rules.yml")
 	if err != nil {
 		t.Fatal(err)
