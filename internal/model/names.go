@@ -15,8 +15,8 @@ const (
 	PadBuffers         = Namespace + "_pad_buffers_total"
 	PadBytes           = Namespace + "_pad_bytes_total"
 
-	// Flow health (issue 16): drops, a sink's lateness, queue levels and
-	// backpressure.
+	// Flow health (docs/flow-health.md): drops, a sink's lateness, queue
+	// levels and backpressure.
 	ElementDropped    = Namespace + "_element_dropped_buffers_total"
 	SinkLateness      = Namespace + "_sink_lateness_seconds"
 	QueueLevelBuffers = Namespace + "_queue_level_buffers"
