@@ -51,6 +51,9 @@ reads each packet's header: a record per buffer, beside the probe's, of its
 PID, its payload_unit_start_indicator (1: the packet starts a PES) and the
 PTS in that PES header (90 kHz, 33 bits; -1 when none): which input of the
 muxer the packet carries, read from the data itself.
+--prop ELEM:PROPERTY reads the property at EOS; ELEM:PROPERTY.FIELD a field
+of a GstStructure property (basesink's stats.dropped, rtpjitterbuffer's
+stats.num-late).
 --deinit calls gst_deinit() before exiting, as gst-launch does; without it
 the process just exits, as many applications do.
 """
@@ -277,7 +280,10 @@ def main(argv):
     values = {}
     for spec in props:
         elem, prop = spec.split(":")
-        values[spec] = element(elem).get_property(prop)
+        # PROP.FIELD: a field of a GstStructure property (a sink's stats).
+        prop, _, field = prop.partition(".")
+        v = element(elem).get_property(prop)
+        values[spec] = v.get_value(field) if field else v
     for spec in queries:
         q = Gst.Query.new_latency()
         # ELEM:PAD asks the pad; ELEM alone asks the element, as a bin asks
