@@ -15,6 +15,7 @@ static gconstpointer algo_memory_of (gconstpointer buf);
 #include "runningtime.h"
 #include "match.h"
 #include "mix.h"
+#include "mux.h"
 
 // The memory of the buffer being put or matched; by default its own
 // number (a buffer passed on keeps its memory).
@@ -99,7 +100,7 @@ algo_mix (ScopeElement * e, guintptr buf, guint64 size, guint64 rt,
   ScopeRingEntry x = { 0 }, each[SCOPE_MAX_INPUTS];
   guint n = 0;
   ScopeElement *src = NULL;
-  if (!ring_match (e, (gconstpointer) buf, size, rt, &x, each, &n))
+  if (!ring_match (e, (gconstpointer) buf, size, rt, &x, each, &n, FALSE))
     return FALSE;
   if (n > 0) {
     mix_origin (e->mix, each, n, origin_ts, &src);
@@ -131,6 +132,26 @@ algo_sources (guintptr origin, guint64 origin_ts, guintptr * src,
     ts[i] = m.origin_ts[i];
   }
   return m.n;
+}
+
+// The element is a queue, as the store marks one (fifo, match.h).
+static void
+algo_fifo (ScopeElement * e)
+{
+  e->fifo = TRUE;
+}
+
+static guint64
+algo_dropped (ScopeElement * e)
+{
+  return e->dropped;
+}
+
+// A queue pushes EOS (flow.c).
+static void
+algo_fifo_eos (ScopeElement * e)
+{
+  scope_flow_fifo_eos (e);
 }
 
 // Its pads' rings go back to the store's free lists, as a reused slot's.
@@ -200,12 +221,42 @@ algo_match (ScopeElement * e, guintptr buf, guintptr mem, guint64 size,
   ScopeRingEntry x = { 0 };
   gboolean ok;
   algo_mem = mem;
-  ok = ring_match (e, (gconstpointer) buf, size, rt, &x, NULL, NULL);
+  ok = ring_match (e, (gconstpointer) buf, size, rt, &x, NULL, NULL, FALSE);
   algo_mem = 0;
   if (!ok)
     return FALSE;
   *ts = x.ts;
   return TRUE;
+}
+
+// A muxer's output that keeps its input's timestamps (leave_muxer in
+// hooks.c): only an input starting at rt.
+static gboolean
+algo_match_exact (ScopeElement * e, guintptr buf, guint64 size, guint64 rt,
+    guint64 * ts)
+{
+  ScopeRingEntry x = { 0 };
+  if (!ring_match (e, (gconstpointer) buf, size, rt, &x, NULL, NULL, TRUE))
+    return FALSE;
+  *ts = x.ts;
+  return TRUE;
+}
+
+// A TS muxer's packet of stream pid (ts_match in hooks.c).
+static gboolean
+algo_ts (ScopeElement * e, guint pid, gboolean pusi, guint64 * ts)
+{
+  ScopeRingEntry x = { 0 };
+  if (!ts_input (e, pid, pusi, &x))
+    return FALSE;
+  *ts = x.ts;
+  return TRUE;
+}
+
+static gboolean
+algo_ts_header (const guint8 * h, guint * pid, gboolean * pusi)
+{
+  return ts_header (h, pid, pusi);
 }
 
 // Whether the input last put on pad i, being processed, holds an output at
@@ -334,6 +385,42 @@ func (m *Matcher) MatchMemory(buf, mem uintptr, size, rt uint64) (ts uint64, ok 
 	return uint64(t), ok
 }
 
+// MatchExact is a muxer's match (mux.h): the input that starts at rt, or
+// the same buffer.
+func (m *Matcher) MatchExact(buf uintptr, size, rt uint64) (ts uint64, ok bool) {
+	var t C.guint64
+	ok = C.algo_match_exact(m.e, C.guintptr(buf), C.guint64(size), C.guint64(rt), &t) != 0
+	return uint64(t), ok
+}
+
+// SetPID makes pad i a TS muxer's pad for stream pid (sink_<pid>).
+func (m *Matcher) SetPID(i int, pid uint) { m.e.inputs[i].pid = C.guint(pid) }
+
+// TS is ts_input: the arrival time of the input that a TS packet of stream
+// pid carries, starting a PES (pusi) or continuing one.
+func (m *Matcher) TS(pid uint, pusi bool) (ts uint64, ok bool) {
+	var t C.guint64
+	var p C.gboolean
+	if pusi {
+		p = 1
+	}
+	ok = C.algo_ts(m.e, C.guint(pid), p, &t) != 0
+	return uint64(t), ok
+}
+
+// TSHeader is ts_header: the PID and payload_unit_start_indicator of a TS
+// packet header (4 bytes), if it is one.
+func TSHeader(h [4]byte) (pid uint, pusi, ok bool) {
+	var c [4]C.guint8
+	for i := range h {
+		c[i] = C.guint8(h[i])
+	}
+	var pd C.guint
+	var p C.gboolean
+	ok = C.algo_ts_header(&c[0], &pd, &p) != 0
+	return uint(pd), p != 0, ok
+}
+
 // OutputNow is an output of the input last put on pad i, while it is being
 // processed (an element that outputs as it goes: identity, a filter).
 func (m *Matcher) OutputNow(i int) { C.algo_output_now(m.e, C.gint(i)) }
@@ -358,6 +445,28 @@ const MixRing = int(C.SCOPE_MIX_RING)
 
 // MakeMixer gives the element a mixer's ring of origins (is_mixer).
 func (m *Matcher) MakeMixer() { C.algo_mixer(m.e) }
+
+// MakeQueue marks the element a queue: its outputs are matched in order,
+// and the inputs they skip are counted as dropped.
+func (m *Matcher) MakeQueue() { C.algo_fifo(m.e) }
+
+// Dropped is the element's dropped count.
+func (m *Matcher) Dropped() uint64 { return uint64(C.algo_dropped(m.e)) }
+
+// EOS is the queue pushing EOS: what entered after its last output was
+// dropped. Needs scope_flags with element or pipeline (SetFlags).
+func (m *Matcher) EOS() { C.algo_fifo_eos(m.e) }
+
+// SetFlags sets the latency tracer's flags (scope_flags) and returns the
+// previous ones.
+func SetFlags(f int) int {
+	old := int(C.g_atomic_int_get(&C.scope_flags))
+	C.g_atomic_int_set(&C.scope_flags, C.gint(f))
+	return old
+}
+
+// FlagElement is SCOPE_FLAG_ELEMENT.
+const FlagElement = C.SCOPE_FLAG_ELEMENT
 
 // PutFrom is Put for a buffer of origin o.
 func (m *Matcher) PutFrom(i int, buf uintptr, size, rt, rtEnd, ts uint64, o Origin) {

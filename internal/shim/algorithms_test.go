@@ -460,3 +460,149 @@ func TestMixOrigins(t *testing.T) {
 		}
 	})
 }
+
+// Muxers (mux.h): an output carries one input's data.
+func TestMuxer(t *testing.T) {
+	t.Run("timestamps kept: only the input that starts at the output", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		// Video frames of 33 ms on pad 0, audio buffers of 23 ms on pad 1.
+		for i := uint64(0); i < 4; i++ {
+			m.Put(0, uintptr(100+i), 5000, i*33*ms, (i+1)*33*ms, 1000+i)
+			m.Put(1, uintptr(200+i), 300, i*23*ms, (i+1)*23*ms, 2000+i)
+		}
+		// The audio block at 46 ms, inside video frame 1's span: audio.
+		if ts, ok := m.MatchExact(999, 310, 2*23*ms); !ok || ts != 2002 {
+			t.Errorf("audio block at 46 ms matched %v ts %d, want the audio input (2002)", ok, ts)
+		}
+		// Its header, a new small buffer with the same time: the same.
+		if ts, ok := m.MatchExact(998, 7, 2*23*ms); !ok || ts != 2002 {
+			t.Errorf("its header matched %v ts %d, want 2002", ok, ts)
+		}
+		// A running time no input starts at (a muxer that re-stamps):
+		// nothing, where span matching takes the video frame holding it.
+		if ts, ok := m.MatchExact(997, 310, 50*ms); ok {
+			t.Errorf("an output at 50 ms matched ts %d, want none", ts)
+		}
+		if ts, ok := m.Match(997, 310, 50*ms); !ok || ts != 2002 {
+			t.Errorf("span matching of 50 ms: %v ts %d; the test expects audio 2 (46-69 ms)", ok, ts)
+		}
+		// 1 ns off, as RTP timestamps come back: the same input.
+		if ts, ok := m.MatchExact(996, 5000, 33*ms-1); !ok || ts != 1001 {
+			t.Errorf("video at 33 ms - 1 ns matched %v ts %d, want 1001", ok, ts)
+		}
+	})
+	t.Run("TS: the PID's pad, each PES the next input", func(t *testing.T) {
+		m := NewMatcher(2)
+		defer m.Free()
+		m.SetPID(0, 65)
+		m.SetPID(1, 66)
+		ts := func(pid uint, pusi bool, want uint64) {
+			t.Helper()
+			got, ok := m.TS(pid, pusi)
+			if want == None {
+				if ok {
+					t.Errorf("PID %d pusi %v matched ts %d, want none", pid, pusi, got)
+				}
+				return
+			}
+			if !ok || got != want {
+				t.Errorf("PID %d pusi %v matched %v ts %d, want %d", pid, pusi, ok, got, want)
+			}
+		}
+		// A continuation before any PES start, tables, unknown streams.
+		ts(65, false, None)
+		ts(0, true, None)
+		ts(4096, true, None)
+		// Nothing entered yet.
+		ts(65, true, None)
+		for i := uint64(0); i < 3; i++ {
+			m.Put(0, uintptr(100+i), 5000, i*33*ms, (i+1)*33*ms, 1000+i)
+			m.Put(1, uintptr(200+i), 300, i*23*ms, (i+1)*23*ms, 2000+i)
+		}
+		ts(66, true, 2000)
+		ts(66, false, 2000)
+		ts(65, true, 1000)
+		ts(65, false, 1000)
+		ts(66, true, 2001)
+		ts(65, false, 1000)
+		ts(65, true, 1001)
+		ts(65, true, 1002)
+		ts(65, false, 1002)
+		// Every input of pad 0 muxed: a PES start has no input yet.
+		ts(65, true, None)
+		// After a flush, the next PES is what enters next.
+		m.Flush(1)
+		m.Put(1, 300, 300, 0, 23*ms, 3000)
+		ts(66, true, 3000)
+	})
+	t.Run("TS packet header", func(t *testing.T) {
+		for _, c := range []struct {
+			h          [4]byte
+			pid        uint
+			pusi, okay bool
+		}{
+			{[4]byte{0x47, 0x40, 0x41, 0x10}, 65, true, true},
+			{[4]byte{0x47, 0x00, 0x42, 0x11}, 66, false, true},
+			{[4]byte{0x47, 0x5f, 0xff, 0x10}, 8191, true, true},
+			{[4]byte{0x00, 0x40, 0x41, 0x10}, 0, false, false},
+		} {
+			pid, pusi, ok := TSHeader(c.h)
+			if ok != c.okay || (ok && (pid != c.pid || pusi != c.pusi)) {
+				t.Errorf("% x: PID %d pusi %v ok %v, want %d %v %v", c.h, pid, pusi, ok, c.pid, c.pusi, c.okay)
+			}
+		}
+	})
+}
+
+// A leaky queue: its outputs come in input order, so the inputs an output
+// passes over were dropped (leaky=downstream drops the oldest); a copy of
+// the expected buffer (a DISCONT flag on a shared buffer) at another address
+// matches by running time; a pooled buffer back at a dropped one's address
+// with a later running time is not taken for it; at EOS what entered after
+// the last output was dropped (leaky=upstream drops the newest).
+func TestFIFODrops(t *testing.T) {
+	defer SetFlags(SetFlags(FlagElement))
+	m := NewMatcher(1)
+	defer m.Free()
+	m.MakeQueue()
+	const ms = 1000000
+	for i := uint64(0); i < 10; i++ {
+		m.Put(0, uintptr(0x1000+i%2), 100, i*ms, (i+1)*ms, 1000+i)
+	}
+	// Two pooled addresses in turn. In order: 0, 1 (no drop); then 4 (2
+	// and 3 dropped; 2 had 4's address, at another running time); 5 as a
+	// copy at another address (none dropped); then 7 (6 dropped).
+	for _, c := range []struct {
+		buf     uintptr
+		rt      uint64
+		ts      uint64
+		dropped uint64
+	}{
+		{0x1000, 0, 1000, 0}, {0x1001, ms, 1001, 0}, {0x1000, 4 * ms, 1004, 2},
+		{0x9999, 5 * ms, 1005, 2}, {0x1001, 7 * ms, 1007, 3},
+	} {
+		ts, ok := m.Match(c.buf, 100, c.rt)
+		if !ok || ts != c.ts {
+			t.Fatalf("output %#x at %d: matched %v at %d, want the input of %d", c.buf, c.rt, ok, ts, c.ts)
+		}
+		if got := m.Dropped(); got != c.dropped {
+			t.Errorf("after the output at %d ms: %d dropped, want %d", c.rt/ms, got, c.dropped)
+		}
+	}
+	// EOS: 8 and 9 entered after the last output.
+	m.EOS()
+	if got := m.Dropped(); got != 5 {
+		t.Errorf("at EOS: %d dropped, want 5 (10 in, 5 out)", got)
+	}
+	// A flush: what entered before is flushed, not dropped.
+	m.Put(0, 0x2000, 100, 20*ms, 21*ms, 2000)
+	m.Flush(0)
+	m.Put(0, 0x2001, 100, 0, ms, 2001)
+	if ts, ok := m.Match(0x2001, 100, 0); !ok || ts != 2001 {
+		t.Fatalf("the output after the flush: matched %v at %d", ok, ts)
+	}
+	if got := m.Dropped(); got != 5 {
+		t.Errorf("after a flush: %d dropped, want still 5", got)
+	}
+}

@@ -27,6 +27,7 @@
 #include "runningtime.h"
 #include "match.h"
 #include "mix.h"
+#include "mux.h"
 #include "queue.h"
 
 const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
@@ -165,7 +166,7 @@ leave_mixer (ScopeElement * e, GstBuffer * buf, gsize size, guint64 rt,
   ScopeRingEntry in = { 0 }, each[SCOPE_MAX_INPUTS];
   guint n_each = 0;
 
-  if (!ring_match (e, buf, size, rt, &in, each, &n_each))
+  if (!ring_match (e, buf, size, rt, &in, each, &n_each, FALSE))
     return FALSE;
   *entry_ts = in.ts;
   if (n_each > 0) {
@@ -177,6 +178,71 @@ leave_mixer (ScopeElement * e, GstBuffer * buf, gsize size, guint64 rt,
   return TRUE;
 }
 
+/* The input whose data the TS packets in buf (or list) carry: that of the
+ * first packet of an input's stream among the first SCOPE_TS_SCAN (tables
+ * come before a keyframe's PES). M2TS packets have a 4-byte prefix. */
+#define SCOPE_TS_SCAN 16
+static gboolean
+ts_match (ScopeElement * e, GstBuffer * buf, GstBufferList * list,
+    ScopeRingEntry * in)
+{
+  guint n = list ? gst_buffer_list_length (list) : 1, i, seen = 0, pid;
+  gboolean pusi;
+  guint8 h[8];
+
+  for (i = 0; i < n && seen < SCOPE_TS_SCAN; i++) {
+    GstBuffer *b = list ? gst_buffer_list_get (list, i) : buf;
+    gsize size = gst_buffer_get_size (b), off, stride = 188;
+
+    if (gst_buffer_extract (b, 0, h, 8) < 8)
+      continue;
+    off = h[0] == 0x47 ? 0 : 4;
+    if (off)
+      stride = 192;
+    for (; off + 4 <= size && seen < SCOPE_TS_SCAN; off += stride, seen++) {
+      if (gst_buffer_extract (b, off, h, 4) < 4 || !ts_header (h, &pid, &pusi))
+        break;
+      if (pid != 0 && ts_input (e, pid, pusi, in))
+        return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* A muxer's output (mux.h): the input it carries, or none. Out of line:
+ * rare. */
+static __attribute__ ((noinline)) gboolean
+leave_muxer (ScopeFrame * f, ScopeElement * e, GstBuffer * buf,
+    GstBufferList * list, gsize size, guint64 rt, guint64 * entry_ts,
+    guint64 * origin_ts, ScopeElement ** src)
+{
+  ScopeRingEntry in = { 0 };
+
+  if (e->muxer == SCOPE_MUXER_TS) {
+    if (!ts_match (e, buf, list, &in))
+      return FALSE;
+  } else if (f && f->elem == e && (f->buf == buf || (rt != NONE
+              && f->rt != NONE && f->rt <= rt + SCOPE_RT_SLACK
+              && rt <= f->rt + SCOPE_RT_SLACK))) {
+    /* The input being processed, if the output is it or starts with it. */
+    frame_matched (f);
+    *entry_ts = f->start;
+    *origin_ts = f->origin_ts;
+    *src = f->origin;
+    return TRUE;
+  } else if (rt == NONE || !ring_match (e, buf, size, rt, &in, NULL, NULL,
+          TRUE)) {
+    /* Without a running time only the buffer's address would be left,
+     * which a header the muxer allocates may share with an input freed
+     * long ago (flvmux's tag and metadata headers). */
+    return FALSE;
+  }
+  *entry_ts = in.ts;
+  *origin_ts = in.origin_ts;
+  *src = in.origin;
+  return TRUE;
+}
+
 /* A buffer (or the first of a list of n) leaves element e through src pad
  * sp. Its element latency runs from the arrival of the input that carried
  * its first sample: the input being processed when it holds the output (or
@@ -184,7 +250,7 @@ leave_mixer (ScopeElement * e, GstBuffer * buf, gsize size, guint64 rt,
  * the element is processing), else the match in its inputs' rings. */
 INLINE void
 leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
-    GstBuffer * buf, gsize size, guint n)
+    GstBuffer * buf, GstBufferList * list, gsize size, guint n)
 {
   ScopeFrame *f = frame_top (t);
   ScopeRingEntry in;            /* written by ring_match when it matches */
@@ -211,6 +277,11 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
     t->pend_rt = t->pend_rt_end = NONE;
     return;
   }
+  if (G_UNLIKELY (e->muxer)) {
+    entered = leave_muxer (f, e, buf, list, size, rt, &entry_ts, &origin_ts,
+        &src);
+    goto matched;
+  }
   if (f && f->elem == e) {
     /* A pad that had no segment pushed on it (tee's request pads get
      * theirs copied): the same buffer has the same running time. */
@@ -230,7 +301,7 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
     entered = leave_mixer (e, buf, size, rt, &entry_ts, &origin_ts, &src);
   /* A source has no inputs to match. */
   if (!entered && g_atomic_int_get (&e->n_inputs) > 0
-      && ring_match (e, buf, size, rt, &in, NULL, NULL)) {
+      && ring_match (e, buf, size, rt, &in, NULL, NULL, FALSE)) {
     entry_ts = in.ts;
     origin_ts = in.origin_ts;
     src = in.origin;
@@ -245,6 +316,7 @@ leave (ScopeThread * t, ScopePad * sp, ScopeElement * e, guint64 ts,
     src = e;
   }
 
+matched:
   if (entered && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT)) {
     guint64 lat = since (ts, entry_ts);
     observe (&e->lat, lat, n);
@@ -483,7 +555,7 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
     if (!t->draining && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
       task_push (t, p->elem, ts, 1);
   }
-  leave (t, p, p->elem, ts, buf, size, 1);
+  leave (t, p, p->elem, ts, buf, NULL, size, 1);
   t->pend_buf = buf;
   t->pend_size = size;
 }
@@ -516,7 +588,7 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
       task_push (t, p->elem, ts, n);
   }
   first = gst_buffer_list_get (list, 0);
-  leave (t, p, p->elem, ts, first, gst_buffer_get_size (first), n);
+  leave (t, p, p->elem, ts, first, list, gst_buffer_get_size (first), n);
 }
 
 static void
@@ -659,10 +731,16 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   gint hops;
 
   if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP
-          && type != GST_EVENT_EOS && type != GST_EVENT_STREAM_START)
-      || !latency_on ())
+          && type != GST_EVENT_EOS && type != GST_EVENT_STREAM_START
+          && type != GST_EVENT_QOS) || !latency_on ())
     return;
   t = thr ();
+  /* Upstream, from a sink: how late its last buffer was (flow.c). */
+  if (type == GST_EVENT_QOS) {
+    if ((p = pad_get (t, pad)))
+      scope_flow_qos_event (p, ev);
+    return;
+  }
   /* An element drains what it holds when EOS reaches it (x264enc's ~40
    * frames), pushing them from its EOS handling on this thread: not the
    * work of the task running the thread. Data flows again after a flush or
@@ -679,6 +757,8 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
     if (!p->transparent && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE)
         && (e = scope_pad_downstream (p)) && e->is_sink)
       scope_latency_checkpoint ();
+    if (!p->transparent && p->elem->fifo)
+      scope_flow_fifo_eos (p->elem);
     return;
   }
   /* A transparent slot keeps its segment too: it may be a pad not yet
@@ -783,6 +863,17 @@ on_plugin_feature_loaded (GObject * o, GstClockTime ts,
 {
 }
 
+gboolean
+scope_only_inspected (GstTracer * tracer)
+{
+  const gchar *prg = g_get_prgname ();
+  if (prg == NULL || !g_str_has_prefix (prg, "gst-inspect-"))
+    return FALSE;
+  GST_INFO_OBJECT (tracer, "constructed by %s to be described: not started",
+      prg);
+  return TRUE;
+}
+
 void
 scope_hooks_register (GstTracer * tracer)
 {
@@ -811,6 +902,7 @@ scope_hooks_register (GstTracer * tracer)
   gst_tracing_register_hook (tracer, "pad-pull-range-post",
       G_CALLBACK (on_pull_range_post));
   scope_reported_register (tracer);
+  scope_flow_register (tracer);
   gst_tracing_register_hook (tracer, "pad-push-event-pre",
       G_CALLBACK (on_push_event_pre));
   gst_tracing_register_hook (tracer, "bin-add-post",

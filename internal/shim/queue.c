@@ -9,6 +9,7 @@
  * GstMultiQueue and their subclasses.
  */
 #include "scope.h"
+#include "match.h"
 #include "queue.h"
 
 #include <stdio.h>
@@ -168,4 +169,31 @@ scope_queues_stopped (GstElement * element)
     for (i = 0; i < SCOPE_MAX_QUEUES; i++)
       queue_flush (&e->queues->e[i].q);
   g_mutex_unlock (&scope_lock);
+}
+
+/* Rare: a leaky queue's drops, on the queue's own thread (its output found
+ * them) or at EOS. Their bytes from the ring's entries, where they are
+ * still there (a ring overwritten since loses their bytes, not their
+ * count). */
+void
+scope_queue_dropped (ScopeElement * e, ScopeRing * r, guint64 from,
+    guint64 to)
+{
+  gint i, n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
+  ScopePad *in = NULL;
+  ScopeRingEntry x;
+  guint64 k, bytes = 0;
+
+  for (i = 0; i < n && !in; i++) {
+    ScopePad *p = __atomic_load_n (&e->inputs[i], __ATOMIC_ACQUIRE);
+    if (p && p->queue && (__atomic_load_n (&p->ring, __ATOMIC_ACQUIRE) == r
+            || n == 1))
+      in = p;
+  }
+  if (!in)
+    return;
+  for (k = from; k < to; k++)
+    if (ring_read (r, k, &x))
+      bytes += x.size;
+  queue_drop (in->queue, to - from, bytes);
 }

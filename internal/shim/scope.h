@@ -127,6 +127,17 @@ struct _ScopeRing {
   ScopeRingEntry e[] __attribute__ ((aligned (SCOPE_CACHE_LINE)));
 };
 
+/* Sink lateness (flow.c): bucket upper bounds in nanoseconds, signed
+ * (negative: the buffer was early), plus +Inf. */
+#define SCOPE_LATE_NBOUNDS 23
+#define SCOPE_LATE_NBUCKETS (SCOPE_LATE_NBOUNDS + 1)
+extern const gint64 scope_late_bounds_ns[SCOPE_LATE_NBOUNDS];
+
+typedef struct {
+  guint64 counts[SCOPE_LATE_NBUCKETS];  /* per bucket, not cumulative */
+  guint64 sum_ns;               /* a gint64 sum, added as two's complement */
+} __attribute__ ((aligned (SCOPE_CACHE_LINE))) ScopeLateHist;
+
 #define SCOPE_MAX_INPUTS 8
 #define SCOPE_MAX_NESTING 32    /* bins in bins, as far as labels go */
 #define SCOPE_MAX_PATHS 8
@@ -157,6 +168,11 @@ typedef struct {
   ScopeMixEntry e[SCOPE_MIX_RING];
 } ScopeMix;
 
+/* A muxer (an element of class Muxer: mpegtsmux, matroskamux, mp4mux,
+ * flvmux, oggmux...) puts one input's data in each output: see mux.h. */
+#define SCOPE_MUXER 1           /* outputs keep their input's timestamps */
+#define SCOPE_MUXER_TS 2        /* MPEG-TS packets: the PID tells the input */
+
 typedef struct _ScopePad ScopePad;
 /* A queue's counts (queue.h), and the queues of a queue element (queue.c). */
 typedef struct _ScopeQueue ScopeQueue;
@@ -174,6 +190,7 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   gboolean is_source, is_sink, is_bin;
   gboolean is_mixer;            /* outputs carry a ScopeMix entry */
   gboolean is_queue;            /* queue, queue2, multiqueue: see queue.h */
+  gint muxer;                   /* SCOPE_MUXER*, see mux.h; 0: none */
   /* Labels, under scope_lock: the element's own name and its parent bin's
    * slot, learnt without GStreamer's locks (store.c); the pipeline and path
    * labels are made from them when they are read. */
@@ -191,6 +208,18 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   gint n_inputs;                /* atomic; entries used so far */
   ScopePath paths[SCOPE_MAX_PATHS];     /* for sinks: one per source */
   guint64 cpu_ns;               /* thread CPU the sampler charged to it */
+  /* Flow health (flow.c). fifo: a queue, which outputs its inputs in
+   * order, so that an input its output skipped was dropped (match.h).
+   * dropped: buffers it received and did not pass on, as far as known;
+   * drops_known: it can tell (a queue, or it posted a drop count).
+   * qos_dropped: the dropped count of its last QoS message (counts start
+   * again at 0 after a flush or a new segment). late: for sinks, how late
+   * each buffer rendered or dropped was, from their QoS events. */
+  gboolean fifo;
+  gint drops_known;             /* atomic */
+  guint64 dropped;              /* atomic */
+  guint64 qos_dropped;          /* atomic */
+  ScopeLateHist late;
 };
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
@@ -203,6 +232,7 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   gboolean transparent;         /* ghost and proxy pads: not an element's */
   gboolean orphan;              /* made before the pad had a parent */
   gboolean sink;
+  guint pid;                    /* a TS muxer's sink pad: its stream's PID */
   ScopeElement *elem;           /* never NULL; a dead one for ghost pads */
   gchar *name;
   guint64 buffers, bytes;
@@ -257,6 +287,10 @@ extern GQuark scope_slot_quark;
  * tracer alive (and lists it in gst_tracing_get_active_tracers()) only
  * through its hooks. */
 void scope_hooks_register (GstTracer * tracer);
+/* TRUE in gst-inspect-1.0, which constructs a tracer only to print its
+ * type: the tracers then start nothing (no server, file, profiling or
+ * upload) and say why in the log. */
+gboolean scope_only_inspected (GstTracer * tracer);
 
 /* threads.c: what each thread is doing, for the pyroscope profiler.
  *
@@ -439,6 +473,10 @@ typedef struct {
   gint rep_set;
   gint64 rep_min_ns, rep_max_ns;
   guint64 cpu_ns;
+  /* Flow health: dropped is meaningful when drops_known. */
+  gint drops_known;
+  guint64 dropped;
+  ScopeLateHist late;
 } ScopeElementStat;
 
 /* sink: a sink pad. For a src pad, the element (its path label) and pad
@@ -486,6 +524,10 @@ void scope_queue_attach_locked (ScopeElement * e, ScopePad * p,
 /* Appends the live queues of e to out (ScopeQueueStat), with e's labels. */
 void scope_queues_snapshot_locked (ScopeElement * e, GArray * out,
     const gchar * pipeline, const gchar * element, const gchar * factory);
+/* A leaky queue e dropped the inputs [from, to) of its sink pad's ring r
+ * (found by the matching, match.h): they leave its level. */
+void scope_queue_dropped (ScopeElement * e, ScopeRing * r, guint64 from,
+    guint64 to);
 /* The queue element stops or starts streaming: it is empty. */
 void scope_queues_stopped (GstElement * element);
 /* reported.c: the hooks that record LATENCY answers, and an element's
@@ -493,6 +535,16 @@ void scope_queues_stopped (GstElement * element);
 void scope_reported_register (GstTracer * tracer);
 void scope_reported_share (ScopeElement * e, ScopeElementStat * st);
 void scope_snapshot_free (ScopeSnapshot * s);
+
+/* flow.c: drops and sink lateness, from the QoS messages and events
+ * elements post and send (never per buffer: a QoS event per buffer only
+ * where a sink has qos on). The message hook; the QoS event that sink pad
+ * p sends upstream (from the event hook, hooks.c). */
+void scope_flow_register (GstTracer * tracer);
+void scope_flow_qos_event (ScopePad * p, GstEvent * ev);
+/* Queue e pushes EOS: it has output all it kept, so what entered after its
+ * last output was dropped (leaky=upstream drops the newest). */
+void scope_flow_fifo_eos (ScopeElement * e);
 
 /* latency_tracer.c: the metrics file is written now (SCOPE_FLAG_FILE): a
  * sink got EOS, or a pipeline shuts down. */

@@ -34,6 +34,7 @@
 #include "scope.h"
 #include "match.h"
 
+#include <stdio.h>
 #include <string.h>
 
 GMutex scope_lock;
@@ -376,6 +377,7 @@ pad_alloc_locked (void)
     g_clear_pointer (&p->name, g_free);
     scope_rings_release_locked (p);
     p->transparent = p->sink = FALSE;
+    p->pid = 0;
     p->buffers = p->bytes = 0;
     __atomic_store_n (&p->ring, NULL, __ATOMIC_RELEASE);
     p->queue = NULL;
@@ -519,6 +521,24 @@ is_mixer (GstElement * element)
   return FALSE;
 }
 
+/* A muxer puts one input's data in each output (see mux.h). GstBaseTsMux
+ * (mpegtsmux, atscmux...) stamps its packets with the time of its PCR
+ * stream, whatever input they carry: its outputs are known by their PID. */
+static gint
+muxer_of (GstElement * element)
+{
+  GType ts = g_type_from_name ("GstBaseTsMux");
+  const gchar *klass;
+
+  if (GST_IS_BIN (element))
+    return 0;
+  if (ts && g_type_is_a (G_OBJECT_TYPE (element), ts))
+    return SCOPE_MUXER_TS;
+  klass = gst_element_class_get_metadata (GST_ELEMENT_GET_CLASS (element),
+      GST_ELEMENT_METADATA_KLASS);
+  return klass && strstr (klass, "Muxer") ? SCOPE_MUXER : 0;
+}
+
 /* The element's slot, made if needed, with what can be learnt of it now
  * (see the top of this file). top: the caller may read a top-level bin's
  * name. Bounded recursion up the bins. */
@@ -538,6 +558,11 @@ element_get_locked (GstElement * element, gboolean top, gint depth)
     e->is_bin = GST_IS_BIN (element);
     e->is_source = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SOURCE);
     e->is_sink = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK);
+    /* A queue outputs its inputs in order: what its outputs skip was
+     * dropped (leaky queues; match.h, flow.c). queue2 and multiqueue never
+     * leak. */
+    e->fifo = g_strcmp0 (G_OBJECT_TYPE_NAME (element), "GstQueue") == 0;
+    e->drops_known = e->fifo;
     if (is_mixer (element)) {
       /* Its ring, kept with the slot (a reference to an entry may outlive
        * the element): allocated once, before the flag is seen. Its head
@@ -545,6 +570,8 @@ element_get_locked (GstElement * element, gboolean top, gint depth)
       if (!e->mix)
         e->mix = g_aligned_alloc0 (1, sizeof (ScopeMix), SCOPE_CACHE_LINE);
       e->is_mixer = TRUE;
+    } else {
+      e->muxer = muxer_of (element);
     }
     if (scope_is_queue (element)) {
       e->is_queue = TRUE;
@@ -617,6 +644,10 @@ pad_get_locked (GstPad * pad, GstPad * internal)
       /* Outputs are matched with what entered: sinks output nothing. */
       if (!e->is_sink)
         p->ring = scope_ring_new_locked (p);
+      /* GstBaseTsMux names its sink pads after their PIDs. */
+      if (e->muxer == SCOPE_MUXER_TS && p->name
+          && sscanf (p->name, "sink_%u", &p->pid) != 1)
+        p->pid = 0;
       input_add (e, p);
     }
   }
@@ -928,6 +959,12 @@ scope_snapshot (void)
     st.lat_last_ns = __atomic_load_n (&e->lat_last_ns, __ATOMIC_RELAXED);
     scope_reported_share (e, &st);
     st.cpu_ns = __atomic_load_n (&e->cpu_ns, __ATOMIC_RELAXED);
+    st.drops_known = g_atomic_int_get (&e->drops_known);
+    st.dropped = __atomic_load_n (&e->dropped, __ATOMIC_RELAXED);
+    for (i = 0; i < SCOPE_LATE_NBUCKETS; i++)
+      st.late.counts[i] = __atomic_load_n (&e->late.counts[i],
+          __ATOMIC_RELAXED);
+    st.late.sum_ns = __atomic_load_n (&e->late.sum_ns, __ATOMIC_RELAXED);
     g_array_append_val (el, st);
     scope_queues_snapshot_locked (e, qu, st.pipeline, st.element, st.factory);
     for (i = 0; i < SCOPE_MAX_PATHS; i++) {

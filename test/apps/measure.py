@@ -18,12 +18,13 @@ the request-metrics signal, the way a user's application would. Prints JSON:
                   EOS: how long the process then takes to exit is measured
                   from there, without its startup,
    "threads": {"TID": [name, CPU ns over the span from PLAYING to EOS]},
-   "thread_of": {"elem:pad": TID of the thread that pushed its first buffer}}
+   "thread_of": {"elem:pad": TID of the thread that pushed its first buffer},
+   "ts": {"elem:pad": [[pid, pusi, pes_pts], ...]}}
 
 Usage: measure.py [--name NAME] PIPELINE [[--name NAME] PIPELINE ...]
                   [--probe ELEM:PAD ...] [--query ELEM[:PAD] ...]
                   [--prop ELEM:PROPERTY ...] [--deinit] [--eos-others]
-                  [--threads] [--thread-of ELEM:PAD ...]
+                  [--threads] [--thread-of ELEM:PAD ...] [--ts ELEM:PAD ...]
 
 A probe record is the buffer's PTS (GST_CLOCK_TIME_NONE, 2^64-1, when it
 has none), the monotonic time it passed the pad, its running time on that pad
@@ -45,6 +46,14 @@ not listed; one that started after PLAYING counts from 0.
 --thread-of ELEM:PAD notes which thread pushes buffers through the pad (the
 first buffer's; the probe then removes itself): names say little, as codec
 libraries' threads inherit the name of the streaming thread that made them.
+--ts ELEM:PAD probes a pad that MPEG-TS packets pass (one per buffer) and
+reads each packet's header: a record per buffer, beside the probe's, of its
+PID, its payload_unit_start_indicator (1: the packet starts a PES) and the
+PTS in that PES header (90 kHz, 33 bits; -1 when none): which input of the
+muxer the packet carries, read from the data itself.
+--prop ELEM:PROPERTY reads the property at EOS; ELEM:PROPERTY.FIELD a field
+of a GstStructure property (basesink's stats.dropped, rtpjitterbuffer's
+stats.num-late).
 --deinit calls gst_deinit() before exiting, as gst-launch does; without it
 the process just exits, as many applications do.
 """
@@ -97,9 +106,27 @@ def thread_cpu():
     return out
 
 
+def ts_packet(data):
+    """[pid, pusi, pes_pts] of a TS packet (see --ts); pid -1: none."""
+    if len(data) < 4 or data[0] != 0x47:
+        return [-1, 0, -1]
+    pid = ((data[1] & 0x1F) << 8) | data[2]
+    pusi = 1 if data[1] & 0x40 else 0
+    pts = -1
+    if pusi:
+        at = 4
+        if (data[3] >> 4) & 2:  # adaptation field
+            at = 5 + data[4]
+        pes = data[at:]
+        if len(pes) >= 14 and pes[0:3] == b"\x00\x00\x01" and pes[7] & 0x80:
+            b = pes[9:14]
+            pts = (((b[0] >> 1) & 7) << 30) | (b[1] << 22) | ((b[2] >> 1) << 15) | (b[3] << 7) | (b[4] >> 1)
+    return [pid, pusi, pts]
+
+
 def main(argv):
     Gst.init(None)
-    descs, probes, queries, props, thread_of = [], [], [], [], []
+    descs, probes, queries, props, thread_of, ts = [], [], [], [], [], []
     deinit = eos_others = threads = False
     i, name = 0, None
     while i < len(argv):
@@ -122,6 +149,9 @@ def main(argv):
             thread_of.append(argv[i + 1])
         elif a == "--probe":
             probes.append(argv[i + 1])
+        elif a == "--ts":
+            probes.append(argv[i + 1])
+            ts.append(argv[i + 1])
         elif a == "--query":
             queries.append(argv[i + 1])
         elif a == "--name":
@@ -152,8 +182,14 @@ def main(argv):
         return element(elem).get_static_pad(pad)
 
     seen = {}
+    packets = {spec: [] for spec in ts}
 
     def record(pad, buf, now, key):
+        if key in packets:
+            ok, info = buf.map(Gst.MapFlags.READ)
+            packets[key].append(ts_packet(bytes(info.data[:188])) if ok else [-1, 0, -1])
+            if ok:
+                buf.unmap(info)
         seen[key].append([buf.pts, now, running_time(pad, buf),
                           -1 if buf.duration == Gst.CLOCK_TIME_NONE else buf.duration])
 
@@ -244,7 +280,10 @@ def main(argv):
     values = {}
     for spec in props:
         elem, prop = spec.split(":")
-        values[spec] = element(elem).get_property(prop)
+        # PROP.FIELD: a field of a GstStructure property (a sink's stats).
+        prop, _, field = prop.partition(".")
+        v = element(elem).get_property(prop)
+        values[spec] = v.get_value(field) if field else v
     for spec in queries:
         q = Gst.Query.new_latency()
         # ELEM:PAD asks the pad; ELEM alone asks the element, as a bin asks
@@ -260,7 +299,7 @@ def main(argv):
         p.set_state(Gst.State.NULL)
     json.dump({"metrics": metrics, "probes": seen, "queries": answers,
                "props": values, "run_ns": run_ns, "cpu_ns": cpu_ns,
-               "threads": tcpu, "thread_of": tids,
+               "threads": tcpu, "thread_of": tids, "ts": packets,
                "cpu_total_ns": time.process_time_ns(),
                "eos_unix_ns": eos_unix_ns}, sys.stdout)
     sys.stdout.flush()

@@ -113,6 +113,7 @@ type result struct {
 	EOSUnix int64                     `json:"eos_unix_ns"`  // wall clock at EOS
 	Threads map[string]threadCPU      `json:"threads"`      // by kernel thread id, with --threads
 	TIDOf   map[string]int            `json:"thread_of"`    // elem:pad -> kernel thread id, with --thread-of
+	TS      map[string][][3]int64     `json:"ts"`           // elem:pad -> per buffer [PID, PES start, PES PTS], with --ts
 	Stderr  string                    `json:"-"`
 	Wall    time.Duration             `json:"-"` // the whole process
 	// AfterEOS is how long the process took from EOS to its exit (not its
@@ -161,6 +162,11 @@ func runWithTimeout(cmd *exec.Cmd, d time.Duration) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	return waitStarted(cmd, d)
+}
+
+// waitStarted waits for a started command, killing it after d.
+func waitStarted(cmd *exec.Cmd, d time.Duration) error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {

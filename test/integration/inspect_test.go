@@ -1,8 +1,12 @@
 package integration
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -94,4 +98,48 @@ for tracer in Gst.tracing_get_active_tracers():
 		t.Fatalf("want both tracers active, got %q", out)
 	}
 	return signals
+}
+
+// gst-inspect-1.0 constructs a tracer only to describe it: configured as a
+// user's shell would have it (a port, a file, an unreachable Pyroscope),
+// inspecting starts nothing. Without the guard the busy port is reported
+// ("gstscope: ... port") and the file is written at exit: the same
+// configuration in a pipeline shows both.
+func TestInspectStartsNothing(t *testing.T) {
+	busy := takePort(t)
+	file := filepath.Join(t.TempDir(), "metrics.prom")
+	env := []string{
+		fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", busy),
+		"GST_PROMETHEUS_TRACER_FILE=" + file,
+		"GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:9",
+	}
+	for _, factory := range []string{"prometheus-latency-tracer", "pyroscope"} {
+		inspect := exec.Command("gst-inspect-1.0", factory)
+		inspect.Env = append(withoutDebug(gstEnv(t, "prometheus-latency-tracer;pyroscope")), env...)
+		var stderr strings.Builder
+		inspect.Stderr = &stderr
+		if err := inspect.Run(); err != nil {
+			t.Fatalf("gst-inspect-1.0 %s: %v\n%s", factory, err, stderr.String())
+		}
+		if lines := problemLines(stderr.String()); len(lines) > 0 {
+			t.Errorf("gst-inspect-1.0 %s started a tracer: %q", factory, lines)
+		}
+		if _, err := os.Stat(file); err == nil {
+			t.Errorf("gst-inspect-1.0 %s wrote %s", factory, file)
+		}
+	}
+	// The control: the same configuration in a pipeline.
+	cmd := exec.Command("gst-launch-1.0", "-q", "fakesrc", "num-buffers=1", "!", "fakesink")
+	cmd.Env = append(withoutDebug(gstEnv(t, "prometheus-latency-tracer")), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("gst-launch-1.0: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(strings.Join(problemLines(stderr.String()), "\n"), strconv.Itoa(busy)) {
+		t.Errorf("the control pipeline did not report the busy port %d: %q", busy, stderr.String())
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Errorf("the control pipeline wrote no file: %v", err)
+	}
 }

@@ -343,3 +343,149 @@ func TestSourceToSinkAggregators(t *testing.T) {
 		})
 	}
 }
+
+// byExactRT: to the buffer at probe in that starts at the buffer's running
+// time (within rtSlack) and passed before it, unless one at a probe of
+// others does too (then the data is not known). A muxer that keeps
+// timestamps (matroskamux, flvmux) stamps each block or tag, and the headers
+// it writes for it, with the time of the input buffer it carries.
+func byExactRT(in string, others ...string) hop {
+	return func(t *testing.T, r *result, spec string, idx int) (string, int, bool) {
+		o := r.Probes[spec][idx]
+		find := func(p string) int {
+			for i, e := range r.Probes[p] {
+				if o[probeRT] >= 0 && e[probeRT] >= 0 && math.Abs(e[probeRT]-o[probeRT]) <= rtSlack && e[probeT] <= o[probeT] {
+					return i
+				}
+			}
+			return -1
+		}
+		for _, p := range others {
+			if find(p) >= 0 {
+				return in, -1, false
+			}
+		}
+		i := find(in)
+		return in, i, i >= 0
+	}
+}
+
+// byPES: from a TS packet (a buffer at a --ts probe) of stream pid to the
+// buffer at probe in (the muxer's sink pad of that stream) whose data its
+// PES carries: the PES that the packet starts or continues is the k-th of
+// the stream, and the muxer makes the k-th PES of a stream from the k-th
+// buffer of its pad (checked by checkPES). Tables and other streams' packets
+// have no buffer at in.
+func byPES(in string, pid int64) hop {
+	return func(t *testing.T, r *result, spec string, idx int) (string, int, bool) {
+		pk := r.TS[spec]
+		if len(pk) != len(r.Probes[spec]) {
+			t.Fatalf("%d packet headers at %s for %d buffers", len(pk), spec, len(r.Probes[spec]))
+		}
+		if pk[idx][0] != pid {
+			return in, -1, false
+		}
+		k := -1
+		for i := 0; i <= idx; i++ {
+			if pk[i][0] == pid && pk[i][1] == 1 {
+				k++
+			}
+		}
+		return in, k, k >= 0 && k < len(r.Probes[in])
+	}
+}
+
+// checkPES checks what byPES assumes, from the data: the k-th PES of stream
+// pid at probe out carries the k-th buffer at probe in, its PTS being that
+// buffer's running time plus the muxer's one offset (to a 90 kHz tick).
+func checkPES(t *testing.T, r *result, out, in string, pid int64) {
+	t.Helper()
+	var offset float64
+	k := 0
+	for _, p := range r.TS[out] {
+		if p[0] != pid || p[1] != 1 {
+			continue
+		}
+		if k >= len(r.Probes[in]) {
+			t.Fatalf("PID %d: more PES than the %d buffers at %s", pid, len(r.Probes[in]), in)
+		}
+		if p[2] < 0 {
+			t.Fatalf("PID %d: PES %d has no PTS", pid, k)
+		}
+		d := float64(p[2])*1e9/90000 - r.Probes[in][k][probeRT]
+		if k == 0 {
+			offset = d
+		} else if math.Abs(d-offset) > 2e9/90000 {
+			t.Fatalf("PID %d: PES %d has PTS %d, not buffer %d's at %s (running time %.0f ns; offset %.0f ns, first %.0f ns)",
+				pid, k, p[2], k, in, r.Probes[in][k][probeRT], d, offset)
+		}
+		k++
+	}
+	if k == 0 {
+		t.Fatalf("no PES of PID %d at %s", pid, out)
+	}
+}
+
+// Muxers put one input's data in each output: the path of an output is
+// that of the input buffer it carries, measured from the data (a TS
+// packet's PID and its PES) or, for muxers that keep timestamps, from the
+// output's running time being exactly that buffer's. Outputs that carry no
+// input (headers, tables) have no path. Live sources, as a recorder or a
+// streamer has them.
+func TestSourceToSinkMuxers(t *testing.T) {
+	const (
+		video = "videotestsrc name=v is-live=true num-buffers=90 ! video/x-raw,width=320,height=240,framerate=30/1 ! x264enc tune=zerolatency ! h264parse ! "
+		audio = "audiotestsrc name=a is-live=true num-buffers=130 ! avenc_aac ! aacparse ! "
+	)
+	t.Run("mpegtsmux", func(t *testing.T) {
+		r := measure(t, gstEnv(t, tracerLatency),
+			video+"mux.sink_65 "+audio+"mux.sink_66 mpegtsmux name=mux ! fakesink name=sink sync=true",
+			"--probe", "v:src", "--probe", "a:src", "--probe", "mux:sink_65", "--probe", "mux:sink_66", "--ts", "sink:sink")
+		checkPES(t, r, "sink:sink", "mux:sink_65", 65)
+		checkPES(t, r, "sink:sink", "mux:sink_66", 66)
+		checkMuxTruth(t, r, "sink:sink", map[string]latencyTruth{
+			"v": pathTruth(t, r, "sink:sink", byPES("mux:sink_65", 65), byRT("v:src")),
+			"a": pathTruth(t, r, "sink:sink", byPES("mux:sink_66", 66), byRT("a:src")),
+		})
+	})
+	// The pads requested, and the names they get.
+	for _, c := range []struct{ mux, vlink, alink, vpad, apad string }{
+		{"matroskamux", "video_0", "audio_0", "video_0", "audio_0"},
+		{"flvmux", "video", "audio", "sink_0", "sink_1"},
+	} {
+		t.Run(c.mux, func(t *testing.T) {
+			vp, ap := "mux:"+c.vpad, "mux:"+c.apad
+			r := measure(t, gstEnv(t, tracerLatency),
+				video+"mux."+c.vlink+" "+audio+"mux."+c.alink+" "+c.mux+" name=mux ! fakesink name=sink sync=true",
+				"--probe", "v:src", "--probe", "a:src", "--probe", vp, "--probe", ap, "--probe", "sink:sink")
+			checkMuxTruth(t, r, "sink:sink", map[string]latencyTruth{
+				"v": pathTruth(t, r, "sink:sink", byExactRT(vp, ap), byRT("v:src")),
+				"a": pathTruth(t, r, "sink:sink", byExactRT(ap, vp), byRT("a:src")),
+			})
+		})
+	}
+}
+
+// checkMuxTruth checks the path from each source (by name) through a muxer
+// to element sink of pipeline0, whose sink pad is probe out: each source's
+// outputs are only some of the sink's, so together they must be most of
+// those with a timestamp (the rest carry headers or tables).
+func checkMuxTruth(t *testing.T, r *result, out string, truths map[string]latencyTruth) {
+	t.Helper()
+	outputs, matched := 0, 0
+	for _, o := range r.Probes[out] {
+		if o[probeRT] >= 0 {
+			outputs++
+		}
+	}
+	for source, truth := range truths {
+		matched += truth.matched
+		t.Run(source, func(t *testing.T) {
+			checkLatency(t, r, source+" source-to-sink latency", "gstreamer_pipeline_latency_seconds",
+				pathSeries(t, r, "pipeline0", source, "sink"), truth, pathRel, pathAbs)
+		})
+	}
+	if matched*10 < outputs*9 {
+		t.Errorf("only %d of %d outputs with a timestamp followed back to a source: probes or matching broken", matched, outputs)
+	}
+}
