@@ -37,10 +37,6 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 
-echo "== gst-launch-1.0 $pipeline"
-echo "== with GST_TRACERS='$tracers'"
-echo "==      GST_PYROSCOPE_SERVER_URL=http://127.0.0.1:$port GST_PYROSCOPE_TRACER_NAME=$service"
-echo
 export GST_PLUGIN_PATH="$PWD/build${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 export GST_TRACERS="$tracers"
 export GST_PYROSCOPE_SERVER_URL="http://127.0.0.1:$port" GST_PYROSCOPE_TRACER_NAME="$service"
@@ -54,6 +50,17 @@ go build -o build/gstscope-report ./cmd/gstscope-report
 mport=9092
 while busy "$mport"; do mport=$((mport + 1)); done
 export GST_PROMETHEUS_TRACER_PORT=$mport
+
+# What runs, as it runs: a Python application (examples/request-metrics.py)
+# that plays the pipeline to EOS and then emits the request-metrics signal,
+# so that the table below has the run's final figures.
+echo "== Running the pipeline in examples/request-metrics.py, which prints the request-metrics signal's text at EOS:"
+echo "GST_PLUGIN_PATH=$GST_PLUGIN_PATH GST_REGISTRY=$GST_REGISTRY GST_DEBUG=$GST_DEBUG \\"
+echo "GST_TRACERS='$tracers' \\"
+echo "GST_PROMETHEUS_TRACER_PORT=$mport GST_PYROSCOPE_SERVER_URL=$GST_PYROSCOPE_SERVER_URL \\"
+echo "GST_PYROSCOPE_TRACER_NAME=$service GST_PYROSCOPE_TAGS=$GST_PYROSCOPE_TAGS \\"
+echo "  /usr/bin/python3 examples/request-metrics.py '$pipeline' > build/demo-metrics.prom"
+echo
 rm -f build/demo-graph.svg
 (
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$mport/graph" >/dev/null 2>&1 && break; sleep 0.05; done

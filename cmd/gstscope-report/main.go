@@ -25,27 +25,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
+	"github.com/gstscope/gstscope/internal/model"
 )
-
-type row struct {
-	buffers         float64
-	procN, procMean float64
-	latN, latMean   float64
-	procP95, latP95 float64
-	repMin, repMax  float64
-	cpu             float64
-	hasCPU          bool
-	factory         string
-	hasRep          bool
-}
 
 // commands are the subcommands, each run with the arguments after its name
 // and returning the exit code.
 var commands = map[string]func(args []string) int{"top": runTop, "graph": runGraph, "flame": runFlame}
 
-const usage = `usage: gstscope-report [FILE | -]             the latency table of an exposition (stdin by default)
+const usage = `usage: gstscope-report [FILE | URL | -]       the latency table of an exposition (stdin by default)
        gstscope-report -pyroscope URL [-service NAME] [-from T -until T] [-tags k=v,...]
                                                  the CPU profile as a tree
        gstscope-report top URL [-interval 1s]     a live view of a metrics endpoint
@@ -54,8 +41,10 @@ const usage = `usage: gstscope-report [FILE | -]             the latency table o
        gstscope-report help                       this text
 
 The exposition comes from the prometheus-latency-tracer: a file
-(GST_PROMETHEUS_TRACER_FILE), a scrape (curl URL/metrics) or the
-request-metrics signal. "gstscope-report COMMAND -h" lists a command's flags.
+(GST_PROMETHEUS_TRACER_FILE), its metrics URL (scraped), or stdin (curl
+URL/metrics, the request-metrics signal). Every view reads it the same way:
+buffers in are those through sink pads (the direction label), means are
+exact, p95 is Prometheus's histogram_quantile (interpolated in its bucket). "gstscope-report COMMAND -h" lists a command's flags.
 Exit status: 0, 1 when there is nothing to show or the source fails, 2 for
 a usage error.
 
@@ -107,7 +96,7 @@ func main() {
 		return
 	}
 	// A command name mistyped is not a file to read.
-	if flag.NArg() == 1 && !strings.ContainsAny(flag.Arg(0), "./") && flag.Arg(0) != "-" {
+	if flag.NArg() == 1 && !strings.ContainsAny(flag.Arg(0), "./:") && flag.Arg(0) != "-" {
 		if _, err := os.Stat(flag.Arg(0)); err != nil {
 			fmt.Fprintf(os.Stderr, "gstscope-report: unknown command %q\n\n", flag.Arg(0))
 			flag.Usage()
@@ -119,136 +108,82 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	// The exposition: a file (GST_PROMETHEUS_TRACER_FILE's), or stdin.
-	in := io.Reader(os.Stdin)
-	if flag.NArg() > 0 && flag.Arg(0) != "-" {
-		f, err := os.Open(flag.Arg(0))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "gstscope-report:", err)
-			os.Exit(1)
-		}
-		defer f.Close()
-		in = f
+	// The exposition: a file (GST_PROMETHEUS_TRACER_FILE's), a URL, or stdin.
+	src := "-"
+	if flag.NArg() > 0 {
+		src = flag.Arg(0)
 	}
-	var p expfmt.TextParser
-	fams, err := p.TextToMetricFamilies(in)
-	if err != nil && err != io.EOF {
-		fmt.Fprintln(os.Stderr, "gstscope-report: cannot parse metrics:", err)
+	m, err := model.Load(src)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gstscope-report:", err)
 		os.Exit(1)
 	}
-	if len(fams) == 0 {
+	if m.Empty() {
 		fmt.Fprintln(os.Stderr, "gstscope-report: no metrics in the input")
 		os.Exit(1)
 	}
-	rows := map[[2]string]*row{}
-	get := func(m *dto.Metric) *row {
-		l := lbls(m)
-		k := [2]string{l["pipeline"], l["element"]}
-		if rows[k] == nil {
-			rows[k] = &row{repMin: math.NaN(), repMax: math.NaN()}
-		}
-		if f := l["factory"]; f != "" {
-			rows[k].factory = f
-		}
-		return rows[k]
-	}
-	each(fams, "gstreamer_pad_buffers_total", func(m *dto.Metric) {
-		if lbls(m)["pad"] == "sink" || strings.HasPrefix(lbls(m)["pad"], "sink") {
-			get(m).buffers += m.GetCounter().GetValue()
-		} else {
-			get(m) // sources: known, no input
-		}
-	})
-	each(fams, "gstreamer_element_processing_seconds", func(m *dto.Metric) {
-		r := get(m)
-		r.procN, r.procMean, r.procP95 = summarize(m.GetHistogram())
-	})
-	each(fams, "gstreamer_element_latency_seconds", func(m *dto.Metric) {
-		r := get(m)
-		r.latN, r.latMean, r.latP95 = summarize(m.GetHistogram())
-	})
-	each(fams, "gstreamer_element_reported_latency_min_seconds", func(m *dto.Metric) {
-		r := get(m)
-		r.repMin, r.hasRep = m.GetGauge().GetValue(), true
-	})
-	each(fams, "gstreamer_element_reported_latency_max_seconds", func(m *dto.Metric) {
-		get(m).repMax = m.GetGauge().GetValue()
-	})
-	each(fams, "gstreamer_element_cpu_seconds_total", func(m *dto.Metric) {
-		r := get(m)
-		r.cpu, r.hasCPU = r.cpu+m.GetCounter().GetValue(), true
-	})
+	printTable(os.Stdout, m)
+}
 
-	keys := make([][2]string, 0, len(rows))
-	for k := range rows {
+// printTable prints each element's totals and each source-to-sink path's.
+func printTable(out io.Writer, m *model.Model) {
+	keys := make([]model.ElementKey, 0, len(m.Elements))
+	for k := range m.Elements {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		if keys[i][0] != keys[j][0] {
-			return keys[i][0] < keys[j][0]
+		if keys[i].Pipeline != keys[j].Pipeline {
+			return keys[i].Pipeline < keys[j].Pipeline
 		}
-		return keys[i][1] < keys[j][1]
+		return keys[i].Element < keys[j].Element
 	})
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pipeline\telement\tfactory\tbuffers in\tprocessing mean\tp95 <=\tlatency mean\tp95 <=\treported min\treported max\tCPU\t")
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "pipeline\telement\tfactory\tbuffers in\tprocessing mean\tp95\tlatency mean\tp95\treported min\treported max\tCPU\t")
 	for _, k := range keys {
-		r := rows[k]
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k[0], k[1], r.factory,
-			count(r.buffers), dur(r.procMean, r.procN), dur(r.procP95, r.procN),
-			dur(r.latMean, r.latN), dur(r.latP95, r.latN), share(r.repMin), share(r.repMax),
-			rep(r.cpu, r.hasCPU))
+		e := m.Elements[k]
+		in, _ := e.BuffersIn()
+		proc, lat := e.Processing(), e.Latency()
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.Pipeline, k.Element, e.Factory,
+			count(in), sec(proc.Mean()), sec(proc.Quantile(0.95)), sec(lat.Mean()), sec(lat.Quantile(0.95)),
+			share(gauge(e, model.ElementReportedMin)), share(gauge(e, model.ElementReportedMax)),
+			sec(gauge(e, model.ElementCPU)))
 	}
 	w.Flush()
 
-	fmt.Println()
-	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pipeline\tsource\tsink\tbuffers\tsource-to-sink mean\tp95 <=\t")
-	each(fams, "gstreamer_pipeline_latency_seconds", func(m *dto.Metric) {
-		l := lbls(m)
-		n, mean, p95 := summarize(m.GetHistogram())
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t\n", l["pipeline"], l["source"], l["sink"], count(n), dur(mean, n), dur(p95, n))
-	})
-	w.Flush()
-}
-
-func each(fams map[string]*dto.MetricFamily, name string, f func(*dto.Metric)) {
-	if fam := fams[name]; fam != nil {
-		for _, m := range fam.Metric {
-			f(m)
+	paths := make([]model.PathKey, 0, len(m.Paths))
+	for k := range m.Paths {
+		paths = append(paths, k)
+	}
+	sort.Slice(paths, func(i, j int) bool {
+		a, b := paths[i], paths[j]
+		if a.Pipeline != b.Pipeline {
+			return a.Pipeline < b.Pipeline
 		}
+		if a.Source != b.Source {
+			return a.Source < b.Source
+		}
+		return a.Sink < b.Sink
+	})
+	fmt.Fprintln(out)
+	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "pipeline\tsource\tsink\tbuffers\tsource-to-sink mean\tp95\t")
+	for _, k := range paths {
+		h := m.Paths[k]
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t\n", k.Pipeline, k.Source, k.Sink, count(h.Count()), sec(h.Mean()), sec(h.Quantile(0.95)))
 	}
+	w.Flush()
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, quantileRule)
 }
 
-func lbls(m *dto.Metric) map[string]string {
-	l := map[string]string{}
-	for _, p := range m.Label {
-		l[p.GetName()] = p.GetValue()
-	}
-	return l
-}
+// quantileRule is the legend of every view's p95.
+const quantileRule = "Means are exact; p95 is Prometheus's histogram_quantile(0.95): interpolated linearly within the bucket that holds it."
 
-// summarize returns count, mean and the upper bound of the bucket holding
-// the 95th percentile.
 // isTerminal says whether f is a terminal (a character device), where
 // reading an exposition from it would wait for the user silently.
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func summarize(h *dto.Histogram) (n, mean, p95 float64) {
-	n = float64(h.GetSampleCount())
-	if n == 0 {
-		return 0, 0, 0
-	}
-	p95 = math.Inf(1)
-	for _, b := range h.Bucket {
-		if float64(b.GetCumulativeCount()) >= 0.95*n {
-			p95 = b.GetUpperBound()
-			break
-		}
-	}
-	return n, h.GetSampleSum() / n, p95
 }
 
 func count(v float64) string {
@@ -258,9 +193,10 @@ func count(v float64) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
-func dur(s, n float64) string {
+// sec formats seconds; NaN (no figure) is "-".
+func sec(s float64) string {
 	switch {
-	case n == 0:
+	case math.IsNaN(s):
 		return "-"
 	case math.IsInf(s, 1):
 		return "inf"
@@ -279,12 +215,5 @@ func share(v float64) string {
 	if math.IsNaN(v) || v <= 0 || math.IsInf(v, 1) {
 		return ""
 	}
-	return dur(v, 1)
-}
-
-func rep(v float64, ok bool) string {
-	if !ok || math.IsNaN(v) {
-		return "-"
-	}
-	return dur(v, 1)
+	return sec(v)
 }

@@ -7,7 +7,6 @@ package main
 // the state between scrapes and draws.
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +19,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/term"
+
+	"github.com/gstscope/gstscope/internal/model"
 )
 
 func runTop(args []string) int {
@@ -39,7 +40,7 @@ func runTop(args []string) int {
 		return 2
 	}
 	st := &topState{
-		url:      normalizeURL(fs.Arg(0)),
+		url:      model.MetricsURL(fs.Arg(0)),
 		interval: *interval,
 		sort:     sortKey((*key)[0]),
 		client:   &http.Client{Timeout: *interval},
@@ -56,14 +57,6 @@ func runTop(args []string) int {
 	return 0
 }
 
-// normalizeURL adds http:// when the scheme is missing (localhost:9100).
-func normalizeURL(u string) string {
-	if !strings.Contains(u, "://") {
-		return "http://" + u
-	}
-	return u
-}
-
 // topState is what top knows between scrapes.
 type topState struct {
 	url      string
@@ -71,37 +64,19 @@ type topState struct {
 	sort     sortKey
 	client   *http.Client
 
-	prev     *scrape   // the last good scrape, nil after a failed one
-	lastGood time.Time // when it was taken; zero: never
-	frame    frame     // the last frame computed (stale while err is set)
+	prev     *model.Model // the last good scrape, nil after a failed one
+	lastGood time.Time    // when it was taken; zero: never
+	frame    frame        // the last frame computed (stale while err is set)
 	hasFrame bool
 	err      error // the last scrape's failure, nil when it worked
 }
 
-func (st *topState) fetch() (*scrape, error) {
-	resp, err := st.client.Get(st.url)
-	if err != nil {
-		return nil, err
-	}
-	// The server answers once it has read the counters: the headers'
-	// arrival is closer to that than the request's start (the first
-	// connection's setup would shorten the first interval's counts).
-	at := time.Now()
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", st.url, resp.Status)
-	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	return parseScrape(bytes.NewReader(body), at)
-}
+func (st *topState) fetch() (*model.Model, error) { return model.Fetch(st.client, st.url) }
 
 // observe takes one scrape's outcome. A failure forgets the previous scrape:
 // the process may have restarted while it was unreachable, so the next good
 // scrape has no rates (one blank interval), never a difference across it.
-func (st *topState) observe(s *scrape, err error) {
+func (st *topState) observe(s *model.Model, err error) {
 	st.err = err
 	if err != nil {
 		st.prev = nil
@@ -109,7 +84,7 @@ func (st *topState) observe(s *scrape, err error) {
 	}
 	st.frame, st.hasFrame = diff(st.prev, s), true
 	sortRows(&st.frame, st.sort)
-	st.prev, st.lastGood = s, s.at
+	st.prev, st.lastGood = s, s.At
 }
 
 func (st *topState) setSort(k sortKey) {
@@ -148,16 +123,17 @@ func (st *topState) render() string {
 	b.WriteString("\n\n")
 	if st.hasFrame {
 		writeTables(&b, st.frame)
+		b.WriteString("\n" + quantileRule + "\n")
 	}
 	return b.String()
 }
 
 func writeTables(out io.Writer, f frame) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pipeline\telement\tfactory\tin/s\tout/s\tproc p50\tproc p95\tlatency p50\tlatency p95\tCPU\treported min\treported max\t")
+	fmt.Fprintln(w, "pipeline\telement\tfactory\tin/s\tout/s\tproc mean\tproc p95\tlatency mean\tlatency p95\tCPU\treported min\treported max\t")
 	for _, r := range f.elems {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.pipeline, r.element, r.factory,
-			perSec(r.inRate), perSec(r.outRate), sec(r.procP50), sec(r.procP95), sec(r.latP50), sec(r.latP95),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Pipeline, r.Element, r.factory,
+			perSec(r.inRate), perSec(r.outRate), sec(r.procMean), sec(r.procP95), sec(r.latMean), sec(r.latP95),
 			pct(r.cpuPct), share(r.repMin), share(r.repMax))
 	}
 	w.Flush()
@@ -166,9 +142,9 @@ func writeTables(out io.Writer, f frame) {
 	}
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pipeline\tsource\tsink\tbuffers/s\tsource-to-sink p50\tp95\t")
+	fmt.Fprintln(w, "pipeline\tsource\tsink\tbuffers/s\tsource-to-sink mean\tp95\t")
 	for _, r := range f.pairs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.pipeline, r.source, r.sink, perSec(r.rate), sec(r.p50), sec(r.p95))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Pipeline, r.Source, r.Sink, perSec(r.rate), sec(r.mean), sec(r.p95))
 	}
 	w.Flush()
 }
@@ -179,8 +155,6 @@ func perSec(v float64) string {
 	}
 	return fmt.Sprintf("%.1f", v)
 }
-
-func sec(v float64) string { return rep(v, true) }
 
 func pct(v float64) string {
 	if math.IsNaN(v) {
@@ -219,7 +193,7 @@ type topModel struct {
 
 type tickMsg struct{}
 type scrapeMsg struct {
-	s   *scrape
+	s   *model.Model
 	err error
 }
 

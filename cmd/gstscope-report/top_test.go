@@ -71,18 +71,6 @@ func TestTopFetchSlowAndFailing(t *testing.T) {
 	}
 }
 
-func TestNormalizeURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"localhost:9100":                "http://localhost:9100",
-		"http://localhost:9100/metrics": "http://localhost:9100/metrics",
-		"https://h/m":                   "https://h/m",
-	} {
-		if got := normalizeURL(in); got != want {
-			t.Errorf("normalizeURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // A reported-latency share shows only where an element adds something:
 // zero and unbounded (as older versions exported them) are blank.
 func TestShareBlankWhereNothing(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gstscope/gstscope/internal/latency"
+	"github.com/gstscope/gstscope/internal/model"
 )
 
 // The window a View computes rates over: since a snapshot at least
@@ -91,10 +92,8 @@ func (v *View) window(s *latency.Snapshot, now time.Time) (*latency.Snapshot, ti
 // node is one element's figures over the window.
 type node struct {
 	pipeline, path, factory string
-	lat, proc               latency.Hist
-	cpuNs                   uint64
-	in, out                 uint64 // buffers through its sink and src pads
-	hasIn, hasOut           bool
+	lat, proc               *model.Histogram
+	hasRate                 bool
 
 	latP95, latMean, procMean, rate, cpu float64
 	slowest, hottest                     bool
@@ -110,53 +109,40 @@ func nodeID(pipeline, path string) string {
 	return pipeline + "/" + path
 }
 
-type elemKey struct{ pipeline, element string }
-type padKey struct{ pipeline, element, pad string }
-
 // Build returns the DOT text of cur, with figures over the window since
-// base (nil: cur's totals) of the given length in seconds.
+// base (nil: cur's totals) of the given length in seconds. The figures are
+// read as the exposition says them (latency.Families, internal/model), the
+// same as gstscope-report's table and top: buffers/s through the sink pads
+// (by direction), the mean, and the p95 by histogram_quantile's rule. An
+// element whose counters went down within the window restarted: its counts
+// since the restart are taken as the window's.
 func Build(cur, base *latency.Snapshot, seconds float64) []byte {
-	nodes := elements(cur)
-	var old map[elemKey]*node
-	oldPads := map[padKey]uint64{}
+	d := modelOf(cur, seconds)
 	if base != nil {
-		old = elements(base)
-		for _, p := range base.Pads {
-			oldPads[padKey{p.Pipeline, p.Element, p.Pad}] += p.Buffers
-		}
+		d, _ = d.Since(modelOf(base, 0))
 	}
-	pads := map[padKey]uint64{}
-	for _, p := range cur.Pads {
-		pads[padKey{p.Pipeline, p.Element, p.Pad}] += p.Buffers
-	}
-	delta := func(k padKey) uint64 { return sub(pads[k], oldPads[k]) }
-	for _, p := range cur.Pads {
-		n := nodes[elemKey{p.Pipeline, p.Element}]
-		if n == nil {
+	nodes := map[model.ElementKey]*node{}
+	for _, e := range cur.Elements {
+		k := model.ElementKey{Pipeline: e.Pipeline, Element: e.Element}
+		if nodes[k] != nil {
 			continue
 		}
-		d := delta(padKey{p.Pipeline, p.Element, p.Pad})
-		if p.Sink {
-			n.in, n.hasIn = n.in+d, true
-		} else {
-			n.out, n.hasOut = n.out+d, true
+		n := &node{pipeline: e.Pipeline, path: e.Element, factory: e.Factory}
+		nodes[k] = n
+		me := d.Elements[k]
+		if me == nil {
+			continue
 		}
-	}
-	for k, n := range nodes {
-		if o := old[k]; o != nil {
-			n.lat, n.proc = subHist(n.lat, o.lat), subHist(n.proc, o.proc)
-			n.cpuNs = sub(n.cpuNs, o.cpuNs)
-		}
-		n.latP95, n.latMean = p95(n.lat, cur.BoundsNs), mean(n.lat)
-		n.procMean = mean(n.proc)
+		n.lat, n.proc = me.Latency(), me.Processing()
+		n.latP95, n.latMean = n.lat.Quantile(0.95), n.lat.Mean()
+		n.procMean = n.proc.Mean()
+		// A source's rate is what it sends, any other's what it takes.
+		var buffers float64
+		buffers, n.hasRate = me.Buffers()
+		cpu, _ := me.Value(model.ElementCPU)
 		if seconds > 0 {
-			// A source's rate is what it sends, any other's what it takes.
-			if n.hasIn {
-				n.rate = float64(n.in) / seconds
-			} else {
-				n.rate = float64(n.out) / seconds
-			}
-			n.cpu = float64(n.cpuNs) / 1e9 / seconds
+			n.rate = buffers / seconds
+			n.cpu = cpu / seconds
 		}
 	}
 	mark(nodes, cur.CPUSampled)
@@ -173,35 +159,25 @@ func Build(cur, base *latency.Snapshot, seconds float64) []byte {
 		hot = "CPU"
 	}
 	fmt.Fprintf(&b, "  label=%s;\n  labelloc=t;\n", quote("gstscope: figures "+window+
-		"; red border: slowest (latency p95), filled: hottest ("+hot+")"))
+		"; p95 by histogram_quantile (interpolated within its bucket); red border: slowest (latency p95), filled: hottest ("+hot+")"))
 	b.WriteString("  node [shape=box, style=rounded, fontname=\"sans\", fontsize=10];\n")
 	b.WriteString("  edge [fontname=\"sans\", fontsize=9];\n")
 	clusters(nodes).write(&b, "  ", cur.CPUSampled)
-	writeLinks(&b, cur, nodes, delta, seconds)
+	writeLinks(&b, cur, d, seconds)
 	b.WriteString("}\n")
 	return b.Bytes()
 }
 
-// elements merges the snapshot's elements by labels, as the collector does.
-func elements(s *latency.Snapshot) map[elemKey]*node {
-	m := map[elemKey]*node{}
-	for _, e := range s.Elements {
-		k := elemKey{e.Pipeline, e.Element}
-		n := m[k]
-		if n == nil {
-			n = &node{pipeline: e.Pipeline, path: e.Element, factory: e.Factory}
-			m[k] = n
-		}
-		n.lat, n.proc = addHist(n.lat, e.Latency), addHist(n.proc, e.Processing)
-		n.cpuNs += e.CPUNs
-	}
-	return m
+// modelOf is s as the exposition says it, at the given time in seconds.
+func modelOf(s *latency.Snapshot, at float64) *model.Model {
+	fams, _ := latency.Families(latency.AllFlags, s) // a const collector cannot fail
+	return model.FromFamilies(fams, time.Unix(0, 0).Add(time.Duration(at*float64(time.Second))))
 }
 
 // mark colors, per pipeline, the element with the highest latency p95
 // (ties: the highest mean) and the one with the most CPU, or without CPU
 // figures the highest processing mean.
-func mark(nodes map[elemKey]*node, cpu bool) {
+func mark(nodes map[model.ElementKey]*node, cpu bool) {
 	slow, hot := map[string]*node{}, map[string]*node{}
 	for _, n := range sorted(nodes) {
 		if n.lat.Count() > 0 {
@@ -229,7 +205,7 @@ func mark(nodes map[elemKey]*node, cpu bool) {
 	}
 }
 
-func sorted(nodes map[elemKey]*node) []*node {
+func sorted(nodes map[model.ElementKey]*node) []*node {
 	out := make([]*node, 0, len(nodes))
 	for _, n := range nodes {
 		out = append(out, n)
@@ -251,7 +227,7 @@ func newCluster(id, name string) *cluster {
 
 // clusters nests the elements by their pipeline and bin path; elements in
 // no bin are at the root, outside any cluster.
-func clusters(nodes map[elemKey]*node) *cluster {
+func clusters(nodes map[model.ElementKey]*node) *cluster {
 	root := newCluster("", "")
 	for _, n := range sorted(nodes) {
 		c := root
@@ -300,12 +276,12 @@ func (c *cluster) write(b *bytes.Buffer, indent string, cpu bool) {
 func (n *node) write(b *bytes.Buffer, indent string, cpu bool) {
 	lines := []string{n.name(), "(" + n.factory + ")"}
 	if n.lat.Count() > 0 {
-		lines = append(lines, "latency p95 ≤ "+dur(n.latP95))
+		lines = append(lines, "latency p95 "+dur(n.latP95))
 	}
 	if n.proc.Count() > 0 {
 		lines = append(lines, "processing mean "+dur(n.procMean))
 	}
-	if n.hasIn || n.hasOut {
+	if n.hasRate {
 		lines = append(lines, fmt.Sprintf("%.1f buf/s", n.rate))
 	}
 	if cpu {
@@ -323,7 +299,7 @@ func (n *node) write(b *bytes.Buffer, indent string, cpu bool) {
 
 // writeLinks draws each src pad with a peer as an edge to the element that
 // pad's data reaches (through ghost pads), with the src pad's buffers/s.
-func writeLinks(b *bytes.Buffer, s *latency.Snapshot, nodes map[elemKey]*node, delta func(padKey) uint64, seconds float64) {
+func writeLinks(b *bytes.Buffer, s *latency.Snapshot, d *model.Model, seconds float64) {
 	type link struct{ from, to, label string }
 	seen := map[link]bool{}
 	var links []link
@@ -332,8 +308,8 @@ func writeLinks(b *bytes.Buffer, s *latency.Snapshot, nodes map[elemKey]*node, d
 			continue
 		}
 		rate := 0.0
-		if seconds > 0 {
-			rate = float64(delta(padKey{p.Pipeline, p.Element, p.Pad})) / seconds
+		if pad := d.Pads[model.PadKey{Pipeline: p.Pipeline, Element: p.Element, Pad: p.Pad}]; pad != nil && seconds > 0 {
+			rate = pad.Values[model.PadBuffers] / seconds
 		}
 		l := link{nodeID(p.Pipeline, p.Element), nodeID(p.Pipeline, p.PeerElement),
 			label(p.Pad+" → "+p.PeerPad, fmt.Sprintf("%.1f buf/s", rate))}
@@ -371,68 +347,6 @@ func label(lines ...string) string {
 		q[i] = strings.TrimSuffix(strings.TrimPrefix(quote(l), `"`), `"`)
 	}
 	return `"` + strings.Join(q, `\n`) + `"`
-}
-
-// sub is a counter's growth; a counter that went down belongs to an
-// element that restarted under the same labels, whose whole count is new.
-func sub(cur, old uint64) uint64 {
-	if cur < old {
-		return cur
-	}
-	return cur - old
-}
-
-func subHist(cur, old latency.Hist) latency.Hist {
-	if len(cur.Counts) != len(old.Counts) || cur.SumNs < old.SumNs {
-		return cur
-	}
-	out := latency.Hist{Counts: make([]uint64, len(cur.Counts)), SumNs: cur.SumNs - old.SumNs}
-	for i := range cur.Counts {
-		if cur.Counts[i] < old.Counts[i] {
-			return cur
-		}
-		out.Counts[i] = cur.Counts[i] - old.Counts[i]
-	}
-	return out
-}
-
-func addHist(a, b latency.Hist) latency.Hist {
-	if a.Counts == nil {
-		return latency.Hist{Counts: append([]uint64(nil), b.Counts...), SumNs: b.SumNs}
-	}
-	if len(a.Counts) != len(b.Counts) {
-		return a
-	}
-	for i := range a.Counts {
-		a.Counts[i] += b.Counts[i]
-	}
-	a.SumNs += b.SumNs
-	return a
-}
-
-// p95 is the upper bound, in seconds, of the bucket holding the 95th
-// percentile (+Inf beyond the last bound), as gstscope-report shows it.
-func p95(h latency.Hist, bounds []uint64) float64 {
-	n := h.Count()
-	var cum uint64
-	for i, c := range h.Counts {
-		cum += c
-		if float64(cum) >= 0.95*float64(n) {
-			if i < len(bounds) {
-				return float64(bounds[i]) / 1e9
-			}
-			break
-		}
-	}
-	return math.Inf(1)
-}
-
-func mean(h latency.Hist) float64 {
-	n := h.Count()
-	if n == 0 {
-		return 0
-	}
-	return float64(h.SumNs) / 1e9 / float64(n)
 }
 
 func dur(s float64) string {

@@ -211,13 +211,15 @@ func TestWindowedFigures(t *testing.T) {
 	base := snap(100, 0, 1e9)
 	cur := snap(100, 100, 1.5e9)
 	a := attrs(string(Build(cur, base, 2)), "p/x")
-	for _, want := range []string{`latency p95 ≤ 10.0 µs`, `processing mean 5.0 µs`, `CPU 25.0%`} {
+	// histogram_quantile: the rank 95 of 100 in (1, 10] µs: 1 + 9*95/100.
+	for _, want := range []string{`latency p95 9.6 µs`, `processing mean 5.0 µs`, `CPU 25.0%`} {
 		if !strings.Contains(a, want) {
 			t.Errorf("over the window: %s lacks %q", a, want)
 		}
 	}
 	a = attrs(string(Build(cur, nil, 2)), "p/x")
-	for _, want := range []string{`latency p95 ≤ 1.00 ms`, `processing mean 252.5 µs`, `CPU 75.0%`} {
+	// The rank 190 of 200 is the 90th of 100 in (100, 1000] µs: 100 + 900*90/100.
+	for _, want := range []string{`latency p95 910.0 µs`, `processing mean 252.5 µs`, `CPU 75.0%`} {
 		if !strings.Contains(a, want) {
 			t.Errorf("totals: %s lacks %q", a, want)
 		}

@@ -4,9 +4,10 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
-)
+	dto "github.com/prometheus/client_model/go"
 
-const namespace = "gstreamer"
+	"github.com/gstscope/gstscope/internal/model"
+)
 
 // Collector turns a Snapshot, read once per Collect, into metrics.
 type Collector struct {
@@ -23,28 +24,31 @@ type Collector struct {
 // NewCollector returns a collector of the families that flags enable (the
 // pad counters are always on).
 func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
-	el := []string{"pipeline", "element", "factory"}
-	pad := []string{"pipeline", "element", "pad"}
+	el := []string{model.LabelPipeline, model.LabelElement, model.LabelFactory}
+	// direction says which pads are inputs: names do not (mp4mux's
+	// video_0, rtpbin's recv_rtp_sink_0).
+	pad := []string{model.LabelPipeline, model.LabelElement, model.LabelPad, model.LabelDirection}
+	rep := []string{model.LabelPipeline, model.LabelElement}
 	return &Collector{
 		snapshot: snapshot,
 		flags:    flags,
-		processing: prometheus.NewDesc(namespace+"_element_processing_seconds",
+		processing: prometheus.NewDesc(model.ElementProcessing,
 			"Time an element spends on a buffer on its streaming thread, excluding time spent downstream during its own pushes.", el, nil),
-		latency: prometheus.NewDesc(namespace+"_element_latency_seconds",
+		latency: prometheus.NewDesc(model.ElementLatency,
 			"Time from a buffer entering an element to leaving it, including time queued inside it.", el, nil),
-		latencyLast: prometheus.NewDesc(namespace+"_element_latency_last_seconds",
+		latencyLast: prometheus.NewDesc(model.ElementLatencyLast,
 			"Element latency of the last buffer that left the element.", el, nil),
-		pipeline: prometheus.NewDesc(namespace+"_pipeline_latency_seconds",
-			"Time from a buffer leaving a source element to its arrival at a sink element.", []string{"pipeline", "source", "sink"}, nil),
-		reportedMin: prometheus.NewDesc(namespace+"_element_reported_latency_min_seconds",
-			"Element's own share of the minimum latency in a live pipeline's LATENCY query answer: its answer minus the answer upstream of it; absent when zero.", []string{"pipeline", "element"}, nil),
-		reportedMax: prometheus.NewDesc(namespace+"_element_reported_latency_max_seconds",
-			"Element's own share of the maximum latency in a live pipeline's LATENCY query answer; absent when zero or unbounded.", []string{"pipeline", "element"}, nil),
-		buffers: prometheus.NewDesc(namespace+"_pad_buffers_total",
-			"Buffers that passed through a pad.", pad, nil),
-		bytes: prometheus.NewDesc(namespace+"_pad_bytes_total",
+		pipeline: prometheus.NewDesc(model.PipelineLatency,
+			"Time from a buffer leaving a source element to its arrival at a sink element.", []string{model.LabelPipeline, model.LabelSource, model.LabelSink}, nil),
+		reportedMin: prometheus.NewDesc(model.ElementReportedMin,
+			"Element's own share of the minimum latency in a live pipeline's LATENCY query answer: its answer minus the answer upstream of it; absent when zero.", rep, nil),
+		reportedMax: prometheus.NewDesc(model.ElementReportedMax,
+			"Element's own share of the maximum latency in a live pipeline's LATENCY query answer; absent when zero or unbounded.", rep, nil),
+		buffers: prometheus.NewDesc(model.PadBuffers,
+			"Buffers that passed through a pad; direction is sink for an input of the element, src for an output.", pad, nil),
+		bytes: prometheus.NewDesc(model.PadBytes,
 			"Bytes of the buffers that passed through a pad.", pad, nil),
-		cpu: prometheus.NewDesc(namespace+"_element_cpu_seconds_total",
+		cpu: prometheus.NewDesc(model.ElementCPU,
 			"Thread CPU time the pyroscope tracer's sampler attributed to the element itself (not to elements it pushes to); present while that tracer runs.", el, nil),
 	}
 }
@@ -103,7 +107,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, p := range s.Pads {
-		lv := []string{p.Pipeline, p.Element, p.Pad}
+		dir := model.DirSrc
+		if p.Sink {
+			dir = model.DirSink
+		}
+		lv := []string{p.Pipeline, p.Element, p.Pad, dir}
 		counters.add(c.buffers, lv, float64(p.Buffers))
 		counters.add(c.bytes, lv, float64(p.Bytes))
 	}
@@ -184,4 +192,14 @@ func (s histSet) emit(ch chan<- prometheus.Metric) {
 		cum += x.counts[len(s.bounds)]
 		ch <- prometheus.MustNewConstHistogram(x.desc, cum, x.sum, buckets, x.lv...)
 	}
+}
+
+// Families is s as the collector exposes it with flags, for the views built
+// inside the process (the pipeline graph): they read what a scrape reads.
+func Families(flags Flags, s *Snapshot) ([]*dto.MetricFamily, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(NewCollector(flags, func() *Snapshot { return s })); err != nil {
+		return nil, err
+	}
+	return reg.Gather()
 }

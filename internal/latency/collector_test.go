@@ -37,8 +37,8 @@ func fixture() *Snapshot {
 		},
 		Pads: []PadStat{
 			{Pipeline: "p", Element: "src", Pad: "src", Buffers: 3, Bytes: 300},
-			{Pipeline: "p", Element: "bin/q", Pad: "sink", Buffers: 3, Bytes: 300},
-			{Pipeline: "p", Element: "bin/q", Pad: "sink", Buffers: 1, Bytes: 100},
+			{Pipeline: "p", Element: "bin/q", Pad: "sink", Buffers: 3, Bytes: 300, Sink: true},
+			{Pipeline: "p", Element: "bin/q", Pad: "sink", Buffers: 1, Bytes: 100, Sink: true},
 		},
 		Paths: []PathStat{{Pipeline: "p", Source: "src", Sink: "sink", Latency: mkHist(60000000, 0, 0, 3)}},
 	}

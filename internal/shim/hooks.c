@@ -713,6 +713,17 @@ on_plugin_feature_loaded (GObject * o, GstClockTime ts,
 {
 }
 
+gboolean
+scope_only_inspected (GstTracer * tracer)
+{
+  const gchar *prg = g_get_prgname ();
+  if (prg == NULL || !g_str_has_prefix (prg, "gst-inspect-"))
+    return FALSE;
+  GST_INFO_OBJECT (tracer, "constructed by %s to be described: not started",
+      prg);
+  return TRUE;
+}
+
 void
 scope_hooks_register (GstTracer * tracer)
 {

@@ -15,6 +15,10 @@
  *   flags         pipeline+element+reported, any combination [all three]
  *   port          HTTP port [$GST_PROMETHEUS_TRACER_PORT; unset: no server]
  *   bind-address  address the HTTP server listens on [0.0.0.0]
+ *   file          a file the exposition is written to, atomically
+ *                 [$GST_PROMETHEUS_TRACER_FILE; unset: none]
+ *   file-interval how often the file is rewritten while running
+ *                 [$GST_PROMETHEUS_TRACER_FILE_INTERVAL; 10s]
  *
  * The per-buffer hooks live in hooks.c; parameters, the HTTP server and the
  * exposition are Go (internal/latency), reached only from constructed(),
@@ -78,6 +82,8 @@ gst_scope_latency_tracer_constructed (GObject * object)
   gint flags;
 
   G_OBJECT_CLASS (gst_scope_latency_tracer_parent_class)->constructed (object);
+  if (scope_only_inspected (GST_TRACER (self)))
+    return;
   if (!g_atomic_int_compare_and_exchange (&instances_active, 0, 1)) {
     GST_WARNING_OBJECT (self, "prometheus-latency-tracer is already active in "
         "this process; this second instance is ignored");
@@ -136,7 +142,7 @@ gst_scope_latency_tracer_class_init (GstScopeLatencyTracerClass * klass)
    *
    * Returns the pipelines as a Graphviz dot graph with the tracer's
    * numbers on it, the same text the HTTP server serves at /graph; its
-   * rates cover the time since the previous request-graph (see README).
+   * rates cover the time since the previous request-graph (docs/views.md).
    * Free it with g_free().
    */
   g_signal_new ("request-graph", G_TYPE_FROM_CLASS (klass),

@@ -60,6 +60,8 @@ gst_scope_pyroscope_tracer_constructed (GObject * object)
 
   G_OBJECT_CLASS (gst_scope_pyroscope_tracer_parent_class)->constructed
       (object);
+  if (scope_only_inspected (GST_TRACER (self)))
+    return;
   if (!g_atomic_int_compare_and_exchange (&instances_active, 0, 1)) {
     GST_WARNING_OBJECT (self, "the pyroscope tracer is already active in "
         "this process; this second instance is ignored");

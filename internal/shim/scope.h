@@ -248,6 +248,10 @@ extern GQuark scope_slot_quark;
  * tracer alive (and lists it in gst_tracing_get_active_tracers()) only
  * through its hooks. */
 void scope_hooks_register (GstTracer * tracer);
+/* TRUE in gst-inspect-1.0, which constructs a tracer only to print its
+ * type: the tracers then start nothing (no server, file, profiling or
+ * upload) and say why in the log. */
+gboolean scope_only_inspected (GstTracer * tracer);
 
 /* threads.c: what each thread is doing, for the pyroscope profiler.
  *

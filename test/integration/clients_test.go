@@ -40,7 +40,7 @@ func TestHTTPSlowClients(t *testing.T) {
 	ran := h.runAsync()
 	waitFor(t, "the pipeline's series", func() bool {
 		_, body, err := get(h.url)
-		return err == nil && strings.Contains(body, `gstreamer_pad_buffers_total{element="fakesink0"`)
+		return err == nil && strings.Contains(body, `gstreamer_pad_buffers_total{direction="sink",element="fakesink0"`)
 	})
 
 	const req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"

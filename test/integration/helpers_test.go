@@ -161,6 +161,11 @@ func runWithTimeout(cmd *exec.Cmd, d time.Duration) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	return waitStarted(cmd, d)
+}
+
+// waitStarted waits for a started command, killing it after d.
+func waitStarted(cmd *exec.Cmd, d time.Duration) error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {

@@ -22,7 +22,7 @@ import (
 // 1000 Hz asks for a sample at every tick, ~1000 over the 4 s of CPU, and
 // the 4.4 ms cycle drifts across the tick so that every phase is sampled.
 // (A cycle of exactly 1 + 3 ms would be caught at the same phase at every
-// tick; see "What the profile cannot see" in the README.)
+// tick; see "What the profile cannot see" in docs/how-it-measures.md.)
 func TestProfileElementShares(t *testing.T) {
 	base := pyroscopeURL(t)
 	name := uniqueName("shares")

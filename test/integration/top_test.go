@@ -189,7 +189,7 @@ func TestTopTerminal(t *testing.T) {
 
 	s := m.waitScreen("rates of every element", func(s string) bool { return checkRates(t, s, want, false) })
 	t.Logf("running:\n%s", s)
-	for _, h := range []string{"in/s", "out/s", "proc p50", "latency p95", "source-to-sink p50", "keys:"} {
+	for _, h := range []string{"in/s", "out/s", "proc mean", "latency p95", "source-to-sink mean", "keys:"} {
 		if !strings.Contains(s, h) {
 			t.Errorf("no %q on the screen", h)
 		}
