@@ -138,13 +138,13 @@ func printTable(out io.Writer, m *model.Model) {
 		return keys[i].Element < keys[j].Element
 	})
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pipeline\telement\tfactory\tbuffers in\tprocessing mean\tp95\tlatency mean\tp95\treported min\treported max\tCPU\t")
+	fmt.Fprintln(w, "pipeline\telement\tfactory\tbuffers in\t"+tableFlowHeader+"processing mean\tp95\tlatency mean\tp95\treported min\treported max\tCPU\t")
 	for _, k := range keys {
 		e := m.Elements[k]
 		in, _ := e.BuffersIn()
 		proc, lat := e.Processing(), e.Latency()
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.Pipeline, k.Element, e.Factory,
-			count(in), sec(proc.Mean()), sec(proc.Quantile(0.95)), sec(lat.Mean()), sec(lat.Quantile(0.95)),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.Pipeline, k.Element, e.Factory,
+			count(in), tableCells(e), sec(proc.Mean()), sec(proc.Quantile(0.95)), sec(lat.Mean()), sec(lat.Quantile(0.95)),
 			share(gauge(e, model.ElementReportedMin)), share(gauge(e, model.ElementReportedMax)),
 			sec(gauge(e, model.ElementCPU)))
 	}

@@ -29,6 +29,7 @@ type elemRow struct {
 	latMean, latP95   float64
 	cpuPct            float64 // CPU seconds per second, in %
 	repMin, repMax    float64 // the gauges now
+	flow                      // drops, lateness, queue level and backpressure
 }
 
 type pairRow struct {
@@ -80,6 +81,7 @@ func diff(prev, cur *model.Model) frame {
 			r.procMean, r.procP95 = de.Processing().Mean(), de.Processing().Quantile(0.95)
 			r.latMean, r.latP95 = de.Latency().Mean(), de.Latency().Quantile(0.95)
 		}
+		r.flow = flowOf(e, d, k)
 		f.elems = append(f.elems, r)
 	}
 	for k := range cur.Paths {
@@ -111,7 +113,17 @@ const (
 	byLatency    sortKey = 'l' // element latency p95, highest first
 	byCPU        sortKey = 'c' // CPU %, highest first
 	byThroughput sortKey = 't' // the larger of buffers/s in and out, highest first
+	byDrops      sortKey = 'd' // drops/s, highest first
+	byFill       sortKey = 'f' // the fullest queue's level in time (then buffers), highest first
+	byBlocked    sortKey = 'b' // blocked share, highest first
+	byLateness   sortKey = 's' // a sink's lateness p95, latest first
 )
+
+// sortKeys are -sort's values: a key, or its name.
+var sortKeys = map[string]sortKey{"n": byName, "name": byName, "l": byLatency, "latency": byLatency,
+	"c": byCPU, "cpu": byCPU, "t": byThroughput, "throughput": byThroughput,
+	"d": byDrops, "drops": byDrops, "f": byFill, "fill": byFill,
+	"b": byBlocked, "blocked": byBlocked, "s": byLateness, "lateness": byLateness}
 
 // desc compares figures highest first, figures before no figure; it
 // returns 0 when equal.
@@ -154,6 +166,16 @@ func sortRows(f *frame, key sortKey) {
 			c = desc(a.cpuPct, b.cpuPct)
 		case byThroughput:
 			c = desc(throughput(a), throughput(b))
+		case byDrops:
+			c = desc(a.dropRate, b.dropRate)
+		case byFill:
+			if c = desc(a.level.Seconds, b.level.Seconds); c == 0 {
+				c = desc(a.level.Buffers, b.level.Buffers)
+			}
+		case byBlocked:
+			c = desc(a.blocked, b.blocked)
+		case byLateness:
+			c = desc(a.lateP95, b.lateP95)
 		}
 		if c != 0 {
 			return c < 0

@@ -27,22 +27,23 @@ func runTop(args []string) int {
 	fs := flag.NewFlagSet("top", flag.ContinueOnError)
 	interval := fs.Duration("interval", time.Second, "refresh interval (also the scrape timeout)")
 	frames := fs.Int("n", 0, "stop after this many frames (0: until q or ctrl-c)")
-	key := fs.String("sort", "n", "initial order of the elements: l (latency p95), c (CPU), t (throughput), n (name)")
+	key := fs.String("sort", "name", "initial order of the elements: name, latency (p95), cpu, throughput, drops (per second), fill (the fullest queue's level), blocked (share), lateness (a sink's p95); or the first letter, s for lateness")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: gstscope-report top [-interval 1s] [-n frames] [-sort n|l|c|t] URL")
+		fmt.Fprintln(fs.Output(), "usage: gstscope-report top [-interval 1s] [-n frames] [-sort name|latency|cpu|throughput|drops|fill|blocked|lateness] URL")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 || *interval <= 0 || *frames < 0 || len(*key) != 1 || !strings.Contains("lctn", *key) {
+	order, ok := sortKeys[*key]
+	if fs.NArg() != 1 || *interval <= 0 || *frames < 0 || !ok {
 		fs.Usage()
 		return 2
 	}
 	st := &topState{
 		url:      model.MetricsURL(fs.Arg(0)),
 		interval: *interval,
-		sort:     sortKey((*key)[0]),
+		sort:     order,
 		client:   &http.Client{Timeout: *interval},
 	}
 	if !term.IsTerminal(os.Stdout.Fd()) {
@@ -94,7 +95,8 @@ func (st *topState) setSort(k sortKey) {
 	}
 }
 
-var sortNames = map[sortKey]string{byName: "name", byLatency: "latency", byCPU: "CPU", byThroughput: "throughput"}
+var sortNames = map[sortKey]string{byName: "name", byLatency: "latency", byCPU: "CPU", byThroughput: "throughput",
+	byDrops: "drops", byFill: "queue level", byBlocked: "blocked", byLateness: "lateness"}
 
 // status is the line under the header: what is wrong, or what the figures
 // cover.
@@ -130,10 +132,10 @@ func (st *topState) render() string {
 
 func writeTables(out io.Writer, f frame) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pipeline\telement\tfactory\tin/s\tout/s\tproc mean\tproc p95\tlatency mean\tlatency p95\tCPU\treported min\treported max\t")
+	fmt.Fprintln(w, "pipeline\telement\tfactory\tin/s\tout/s\t"+topFlowHeader+"proc mean\tproc p95\tlatency mean\tlatency p95\tCPU\treported min\treported max\t")
 	for _, r := range f.elems {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Pipeline, r.Element, r.factory,
-			perSec(r.inRate), perSec(r.outRate), sec(r.procMean), sec(r.procP95), sec(r.latMean), sec(r.latP95),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Pipeline, r.Element, r.factory,
+			perSec(r.inRate), perSec(r.outRate), r.flow.topCells(), sec(r.procMean), sec(r.procP95), sec(r.latMean), sec(r.latP95),
 			pct(r.cpuPct), share(r.repMin), share(r.repMax))
 	}
 	w.Flush()
@@ -217,8 +219,8 @@ func (m *topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		switch k := msg.String(); k {
 		case "q", "ctrl+c", "esc":
 			return m, tea.Quit
-		case "l", "c", "t", "n":
-			m.st.setSort(sortKey(k[0]))
+		case "l", "c", "t", "n", "d", "f", "b", "s":
+			m.st.setSort(sortKeys[k])
 		}
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -240,7 +242,7 @@ func (m *topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *topModel) View() string {
 	text := m.st.header(time.Now()) + "\n" + m.st.render()
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	keys := "keys: l latency  c CPU  t throughput  n name  q quit"
+	keys := "keys: l latency  c CPU  t throughput  d drops  f queue level  b blocked  s lateness  n name  q quit"
 	if m.height > 1 && len(lines) > m.height-1 {
 		lines = lines[:m.height-1]
 	}

@@ -2,7 +2,9 @@
 // dot graph, like GStreamer's GST_DEBUG_DUMP_DOT_DIR dumps, with the
 // tracer's numbers on it: each element's latency p95, processing mean,
 // buffers/s and CPU share, the slowest and hottest element of each pipeline
-// colored, each link's buffers/s. Bins are clusters, derived from the
+// colored, each link's buffers/s; an element that dropped buffers says so
+// in red, a queue shows its level and the share of time its upstream
+// waited for room. Bins are clusters, derived from the
 // elements' path labels ("bin1/identity0"), so the C snapshot carries no
 // structure beyond each src pad's peer.
 //
@@ -97,6 +99,11 @@ type node struct {
 
 	latP95, latMean, procMean, rate, cpu float64
 	slowest, hottest                     bool
+
+	dropRate   float64       // buffers dropped per second, > 0 when it dropped
+	levels     []model.Level // its queues' levels, now
+	blocked    float64       // seconds its upstream waited per second
+	hasBlocked bool
 }
 
 func (n *node) id() string   { return nodeID(n.pipeline, n.path) }
@@ -121,6 +128,13 @@ func Build(cur, base *latency.Snapshot, seconds float64) []byte {
 	if base != nil {
 		d, _ = d.Since(modelOf(base, 0))
 	}
+	return draw(cur, d, seconds, base == nil)
+}
+
+// draw is the graph of cur's elements and links with the figures of d, the
+// model of the window (seconds long; totals is set when it is the whole
+// run).
+func draw(cur *latency.Snapshot, d *model.Model, seconds float64, totals bool) []byte {
 	nodes := map[model.ElementKey]*node{}
 	for _, e := range cur.Elements {
 		k := model.ElementKey{Pipeline: e.Pipeline, Element: e.Element}
@@ -144,6 +158,7 @@ func Build(cur, base *latency.Snapshot, seconds float64) []byte {
 			n.rate = buffers / seconds
 			n.cpu = cpu / seconds
 		}
+		n.flow(me, seconds)
 	}
 	mark(nodes, cur.CPUSampled)
 
@@ -151,7 +166,7 @@ func Build(cur, base *latency.Snapshot, seconds float64) []byte {
 	b.WriteString("digraph pipelines {\n")
 	b.WriteString("  rankdir=LR;\n")
 	window := fmt.Sprintf("over the last %.1f s", seconds)
-	if base == nil {
+	if totals {
 		window = fmt.Sprintf("since the tracer started, %.1f s ago", seconds)
 	}
 	hot := "processing mean"
@@ -159,7 +174,7 @@ func Build(cur, base *latency.Snapshot, seconds float64) []byte {
 		hot = "CPU"
 	}
 	fmt.Fprintf(&b, "  label=%s;\n  labelloc=t;\n", quote("gstscope: figures "+window+
-		"; p95 by histogram_quantile (interpolated within its bucket); red border: slowest (latency p95), filled: hottest ("+hot+")"))
+		"; p95 by histogram_quantile (interpolated within its bucket); red border: slowest (latency p95), filled: hottest ("+hot+"); red text: buffers dropped; queues: level now, blocked: share of the time upstream waited for room"))
 	b.WriteString("  node [shape=box, style=rounded, fontname=\"sans\", fontsize=10];\n")
 	b.WriteString("  edge [fontname=\"sans\", fontsize=9];\n")
 	clusters(nodes).write(&b, "  ", cur.CPUSampled)
@@ -287,7 +302,11 @@ func (n *node) write(b *bytes.Buffer, indent string, cpu bool) {
 	if cpu {
 		lines = append(lines, fmt.Sprintf("CPU %.1f%%", 100*n.cpu))
 	}
+	lines = append(lines, n.queueLines()...)
 	attrs := []string{"label=" + label(lines...)}
+	if n.dropRate > 0 {
+		attrs[0] = "label=" + htmlLabel(lines, fmt.Sprintf("dropped %.1f/s", n.dropRate))
+	}
 	if n.slowest {
 		attrs = append(attrs, `color="red"`, "penwidth=3")
 	}

@@ -19,6 +19,7 @@ type Collector struct {
 	reportedMin, reportedMax         *prometheus.Desc
 	buffers, bytes                   *prometheus.Desc
 	cpu                              *prometheus.Desc
+	dropped, lateness                *prometheus.Desc
 }
 
 // NewCollector returns a collector of the families that flags enable (the
@@ -50,13 +51,18 @@ func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
 			"Bytes of the buffers that passed through a pad.", pad, nil),
 		cpu: prometheus.NewDesc(model.ElementCPU,
 			"Thread CPU time the pyroscope tracer's sampler attributed to the element itself (not to elements it pushes to); present while that tracer runs.", el, nil),
+		dropped: prometheus.NewDesc(model.ElementDropped,
+			"Buffers an element received and did not pass on, where the element says so (its QoS messages, a jitterbuffer's drop messages) or a leaky queue's outputs show it; present for elements that can tell.", el, nil),
+		lateness: prometheus.NewDesc(model.SinkLateness,
+			"How late each buffer a syncing sink with qos rendered or dropped was against its render time (negative: early, it waited), from the sink's QoS events.", el, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.processing, c.latency, c.latencyLast,
-		c.pipeline, c.reportedMin, c.reportedMax, c.buffers, c.bytes, c.cpu} {
+		c.pipeline, c.reportedMin, c.reportedMax, c.buffers, c.bytes, c.cpu,
+		c.dropped, c.lateness} {
 		ch <- d
 	}
 }
@@ -74,6 +80,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		bounds[i] = seconds(b)
 	}
 	hists := newHistSet(bounds)
+	lateBounds := make([]float64, len(s.LateBoundsNs))
+	for i, b := range s.LateBoundsNs {
+		lateBounds[i] = float64(b) / 1e9
+	}
+	lates := newHistSet(lateBounds)
 	gauges := gaugeSet{}
 	counters := gaugeSet{}
 	for _, e := range s.Elements {
@@ -81,9 +92,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if s.CPUSampled {
 			counters.add(c.cpu, lv, seconds(e.CPUNs))
 		}
+		if e.DropsKnown || e.Dropped > 0 {
+			counters.add(c.dropped, lv, float64(e.Dropped))
+		}
+		lates.add(c.lateness, lv, Hist{Counts: e.Lateness.Counts}, float64(e.Lateness.SumNs)/1e9)
 		if c.flags&Element != 0 {
-			hists.add(c.processing, lv, e.Processing)
-			hists.add(c.latency, lv, e.Latency)
+			hists.add(c.processing, lv, e.Processing, seconds(e.Processing.SumNs))
+			hists.add(c.latency, lv, e.Latency, seconds(e.Latency.SumNs))
 			if e.Latency.Count() > 0 {
 				gauges.set(c.latencyLast, lv, seconds(e.LastLatencyNs))
 			}
@@ -103,7 +118,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.flags&Pipeline != 0 {
 		for _, p := range s.Paths {
-			hists.add(c.pipeline, []string{p.Pipeline, p.Source, p.Sink}, p.Latency)
+			hists.add(c.pipeline, []string{p.Pipeline, p.Source, p.Sink}, p.Latency, seconds(p.Latency.SumNs))
 		}
 	}
 	for _, p := range s.Pads {
@@ -116,6 +131,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counters.add(c.bytes, lv, float64(p.Bytes))
 	}
 	hists.emit(ch)
+	lates.emit(ch)
 	for _, g := range gauges {
 		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.v, g.lv...)
 	}
@@ -165,7 +181,8 @@ func newHistSet(bounds []float64) histSet { return histSet{bounds, map[string]*h
 
 // add skips empty histograms: an element that never saw a buffer of that
 // kind (a source has no processing time) has no series rather than zeros.
-func (s histSet) add(d *prometheus.Desc, lv []string, h Hist) {
+// sum is h's sum in seconds.
+func (s histSet) add(d *prometheus.Desc, lv []string, h Hist, sum float64) {
 	if h.Count() == 0 || len(h.Counts) != len(s.bounds)+1 {
 		return
 	}
@@ -178,7 +195,7 @@ func (s histSet) add(d *prometheus.Desc, lv []string, h Hist) {
 	for i, c := range h.Counts {
 		x.counts[i] += c
 	}
-	x.sum += seconds(h.SumNs)
+	x.sum += sum
 }
 
 func (s histSet) emit(ch chan<- prometheus.Metric) {

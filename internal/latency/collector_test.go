@@ -21,19 +21,26 @@ func mkHist(sumNs uint64, counts ...uint64) Hist {
 
 // A fixture snapshot: bounds 1 us, 1 ms, 1 s; two pipelines with the same
 // name (merged), a source without processing time, an unbounded maximum,
-// CPU time from the pyroscope tracer's sampler.
+// CPU time from the pyroscope tracer's sampler; a leaky queue's drops
+// (merged), a late sink's drops and its lateness (signed bounds -1 ms, 0,
+// 1 ms: early and late buffers, a negative sum).
 func fixture() *Snapshot {
 	return &Snapshot{
-		BoundsNs:   []uint64{1000, 1000000, 1000000000},
-		CPUSampled: true,
+		BoundsNs:     []uint64{1000, 1000000, 1000000000},
+		LateBoundsNs: []int64{-1000000, 0, 1000000},
+		CPUSampled:   true,
 		Elements: []ElementStat{
 			{Pipeline: "p", Element: "src", Factory: "audiotestsrc", Latency: mkHist(0),
 				Reported: true, ReportedMinNs: 10000000, ReportedMaxNs: Unbounded, CPUNs: 250000000},
 			{Pipeline: "p", Element: "bin/q", Factory: "queue",
 				Processing: mkHist(3000, 2, 1), Latency: mkHist(40000000, 0, 0, 2), LastLatencyNs: 21000000,
-				Reported: true, ReportedMinNs: 0, ReportedMaxNs: 1000000000, CPUNs: 1000000000},
+				Reported: true, ReportedMinNs: 0, ReportedMaxNs: 1000000000, CPUNs: 1000000000,
+				DropsKnown: true, Dropped: 5},
 			{Pipeline: "p", Element: "bin/q", Factory: "queue",
-				Processing: mkHist(500, 1), Latency: mkHist(20000000, 0, 0, 1), LastLatencyNs: 20000000, CPUNs: 500000000},
+				Processing: mkHist(500, 1), Latency: mkHist(20000000, 0, 0, 1), LastLatencyNs: 20000000, CPUNs: 500000000,
+				DropsKnown: true, Dropped: 2},
+			{Pipeline: "p", Element: "sink", Factory: "fakesink", DropsKnown: true, Dropped: 3,
+				Lateness: LateHist{Counts: []uint64{2, 1, 0, 1}, SumNs: -1500000}},
 		},
 		Pads: []PadStat{
 			{Pipeline: "p", Element: "src", Pad: "src", Buffers: 3, Bytes: 300},

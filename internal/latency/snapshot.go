@@ -22,6 +22,16 @@ func (h Hist) Count() uint64 {
 	return n
 }
 
+// LateHist is a histogram of signed values (a sink's lateness: negative
+// when early), as Hist, with a signed sum.
+type LateHist struct {
+	Counts []uint64
+	SumNs  int64
+}
+
+// Count is the number of observations.
+func (h LateHist) Count() uint64 { return Hist{Counts: h.Counts}.Count() }
+
 // ElementStat is one element's aggregates.
 type ElementStat struct {
 	Pipeline, Element, Factory string
@@ -33,6 +43,13 @@ type ElementStat struct {
 	ReportedMinNs int64
 	ReportedMaxNs int64
 	CPUNs         uint64 // see Snapshot.CPUSampled
+	// DropsKnown: the element can tell its drops (a queue, or it posted a
+	// drop count); Dropped is the buffers it received and did not pass on.
+	DropsKnown bool
+	Dropped    uint64
+	// Lateness: for a sink with qos on, how late each buffer it rendered or
+	// dropped was against its render time (bounds: Snapshot.LateBoundsNs).
+	Lateness LateHist
 }
 
 // PadStat is one pad's counters, and for a src pad the pad its data goes
@@ -57,9 +74,11 @@ type PathStat struct {
 // elements that left their pipeline are not in it.
 type Snapshot struct {
 	BoundsNs []uint64 // bucket upper bounds, without +Inf
-	Elements []ElementStat
-	Pads     []PadStat
-	Paths    []PathStat
+	// LateBoundsNs are the lateness histograms' bounds, signed, without +Inf.
+	LateBoundsNs []int64
+	Elements     []ElementStat
+	Pads         []PadStat
+	Paths        []PathStat
 	// CPUSampled is set while the pyroscope tracer samples thread CPU into
 	// ElementStat.CPUNs.
 	CPUSampled bool

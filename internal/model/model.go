@@ -22,11 +22,16 @@ type PathKey struct{ Pipeline, Source, Sink string }
 // its pad counters summed over its sink pads (In) and its src pads (Out).
 // A family is in In or Out when the element has a pad of that direction,
 // even at 0: a sink has no Out, a source no In.
+//
+// QueueValues holds, by the queue label (a multiqueue has one queue per pad
+// pair), the families of series that have one: each queue's own levels,
+// which Values sums over the element's queues.
 type Element struct {
-	Factory string
-	Values  map[string]float64
-	Hists   map[string]*Histogram
-	In, Out map[string]float64
+	Factory     string
+	Values      map[string]float64
+	Hists       map[string]*Histogram
+	In, Out     map[string]float64
+	QueueValues map[string]map[string]float64
 }
 
 // Pad is one pad's direction (DirSink or DirSrc, "" when the exposition
@@ -62,7 +67,7 @@ func (m *Model) element(k ElementKey) *Element {
 	e := m.Elements[k]
 	if e == nil {
 		e = &Element{Values: map[string]float64{}, Hists: map[string]*Histogram{},
-			In: map[string]float64{}, Out: map[string]float64{}}
+			In: map[string]float64{}, Out: map[string]float64{}, QueueValues: map[string]map[string]float64{}}
 		m.Elements[k] = e
 	}
 	return e
@@ -111,6 +116,12 @@ func (m *Model) add(name string, typ dto.MetricType, s *dto.Metric) {
 	pad, onPad := l[LabelPad]
 	if !onPad {
 		e.Values[name] += v
+		if q, ok := l[LabelQueue]; ok {
+			if e.QueueValues[q] == nil {
+				e.QueueValues[q] = map[string]float64{}
+			}
+			e.QueueValues[q][name] += v
+		}
 		return
 	}
 	k := PadKey{l[LabelPipeline], el, pad}
@@ -204,12 +215,19 @@ func (m *Model) Since(prev *Model) (d *Model, reset bool) {
 		if p == nil {
 			p = &Element{}
 		}
-		de := &Element{Factory: e.Factory, Hists: map[string]*Histogram{}}
+		de := &Element{Factory: e.Factory, Hists: map[string]*Histogram{},
+			QueueValues: make(map[string]map[string]float64, len(e.QueueValues))}
 		var ok [3]bool
 		de.Values, ok[0] = sub(e.Values, p.Values)
 		de.In, ok[1] = sub(e.In, p.In)
 		de.Out, ok[2] = sub(e.Out, p.Out)
 		restarted := !ok[0] || !ok[1] || !ok[2]
+		for q, vs := range e.QueueValues {
+			var qok bool
+			if de.QueueValues[q], qok = sub(vs, p.QueueValues[q]); !qok {
+				restarted = true
+			}
+		}
 		for name, h := range e.Hists {
 			var hok bool
 			if de.Hists[name], hok = h.Sub(p.Hists[name]); !hok {

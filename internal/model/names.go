@@ -14,6 +14,15 @@ const (
 	PipelineLatency    = Namespace + "_pipeline_latency_seconds"
 	PadBuffers         = Namespace + "_pad_buffers_total"
 	PadBytes           = Namespace + "_pad_bytes_total"
+
+	// Flow health (docs/flow-health.md): drops, a sink's lateness, queue
+	// levels and backpressure.
+	ElementDropped    = Namespace + "_element_dropped_buffers_total"
+	SinkLateness      = Namespace + "_sink_lateness_seconds"
+	QueueLevelBuffers = Namespace + "_queue_level_buffers"
+	QueueLevelBytes   = Namespace + "_queue_level_bytes"
+	QueueLevelSeconds = Namespace + "_queue_level_seconds"
+	QueueBlocked      = Namespace + "_queue_blocked_seconds_total"
 )
 
 // Label names.
@@ -25,6 +34,9 @@ const (
 	LabelDirection = "direction"
 	LabelSource    = "source"
 	LabelSink      = "sink"
+	// LabelQueue names one queue of a queue element by its pads: "sink:src",
+	// or a multiqueue's "sink_0:src_0".
+	LabelQueue = "queue"
 )
 
 // The values of LabelDirection: GStreamer's GST_PAD_SINK (an input of its

@@ -133,6 +133,26 @@ algo_sources (guintptr origin, guint64 origin_ts, guintptr * src,
   return m.n;
 }
 
+// The element is a queue, as the store marks one (fifo, match.h).
+static void
+algo_fifo (ScopeElement * e)
+{
+  e->fifo = TRUE;
+}
+
+static guint64
+algo_dropped (ScopeElement * e)
+{
+  return e->dropped;
+}
+
+// A queue pushes EOS (flow.c).
+static void
+algo_fifo_eos (ScopeElement * e)
+{
+  scope_flow_fifo_eos (e);
+}
+
 // Its pads' rings go back to the store's free lists, as a reused slot's.
 static void
 algo_element_free (ScopeElement * e)
@@ -358,6 +378,28 @@ const MixRing = int(C.SCOPE_MIX_RING)
 
 // MakeMixer gives the element a mixer's ring of origins (is_mixer).
 func (m *Matcher) MakeMixer() { C.algo_mixer(m.e) }
+
+// MakeQueue marks the element a queue: its outputs are matched in order,
+// and the inputs they skip are counted as dropped.
+func (m *Matcher) MakeQueue() { C.algo_fifo(m.e) }
+
+// Dropped is the element's dropped count.
+func (m *Matcher) Dropped() uint64 { return uint64(C.algo_dropped(m.e)) }
+
+// EOS is the queue pushing EOS: what entered after its last output was
+// dropped. Needs scope_flags with element or pipeline (SetFlags).
+func (m *Matcher) EOS() { C.algo_fifo_eos(m.e) }
+
+// SetFlags sets the latency tracer's flags (scope_flags) and returns the
+// previous ones.
+func SetFlags(f int) int {
+	old := int(C.g_atomic_int_get(&C.scope_flags))
+	C.g_atomic_int_set(&C.scope_flags, C.gint(f))
+	return old
+}
+
+// FlagElement is SCOPE_FLAG_ELEMENT.
+const FlagElement = C.SCOPE_FLAG_ELEMENT
 
 // PutFrom is Put for a buffer of origin o.
 func (m *Matcher) PutFrom(i int, buf uintptr, size, rt, rtEnd, ts uint64, o Origin) {

@@ -499,3 +499,55 @@ func TestMixOrigins(t *testing.T) {
 		}
 	})
 }
+
+// A leaky queue: its outputs come in input order, so the inputs an output
+// passes over were dropped (leaky=downstream drops the oldest); a copy of
+// the expected buffer (a DISCONT flag on a shared buffer) at another address
+// matches by running time; a pooled buffer back at a dropped one's address
+// with a later running time is not taken for it; at EOS what entered after
+// the last output was dropped (leaky=upstream drops the newest).
+func TestFIFODrops(t *testing.T) {
+	defer SetFlags(SetFlags(FlagElement))
+	m := NewMatcher(1)
+	defer m.Free()
+	m.MakeQueue()
+	const ms = 1000000
+	for i := uint64(0); i < 10; i++ {
+		m.Put(0, uintptr(0x1000+i%2), 100, i*ms, (i+1)*ms, 1000+i)
+	}
+	// Two pooled addresses in turn. In order: 0, 1 (no drop); then 4 (2
+	// and 3 dropped; 2 had 4's address, at another running time); 5 as a
+	// copy at another address (none dropped); then 7 (6 dropped).
+	for _, c := range []struct {
+		buf     uintptr
+		rt      uint64
+		ts      uint64
+		dropped uint64
+	}{
+		{0x1000, 0, 1000, 0}, {0x1001, ms, 1001, 0}, {0x1000, 4 * ms, 1004, 2},
+		{0x9999, 5 * ms, 1005, 2}, {0x1001, 7 * ms, 1007, 3},
+	} {
+		ts, ok := m.Match(c.buf, 100, c.rt)
+		if !ok || ts != c.ts {
+			t.Fatalf("output %#x at %d: matched %v at %d, want the input of %d", c.buf, c.rt, ok, ts, c.ts)
+		}
+		if got := m.Dropped(); got != c.dropped {
+			t.Errorf("after the output at %d ms: %d dropped, want %d", c.rt/ms, got, c.dropped)
+		}
+	}
+	// EOS: 8 and 9 entered after the last output.
+	m.EOS()
+	if got := m.Dropped(); got != 5 {
+		t.Errorf("at EOS: %d dropped, want 5 (10 in, 5 out)", got)
+	}
+	// A flush: what entered before is flushed, not dropped.
+	m.Put(0, 0x2000, 100, 20*ms, 21*ms, 2000)
+	m.Flush(0)
+	m.Put(0, 0x2001, 100, 0, ms, 2001)
+	if ts, ok := m.Match(0x2001, 100, 0); !ok || ts != 2001 {
+		t.Fatalf("the output after the flush: matched %v at %d", ok, ts)
+	}
+	if got := m.Dropped(); got != 5 {
+		t.Errorf("after a flush: %d dropped, want still 5", got)
+	}
+}

@@ -599,10 +599,16 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   gint hops;
 
   if ((type != GST_EVENT_SEGMENT && type != GST_EVENT_FLUSH_STOP
-          && type != GST_EVENT_EOS && type != GST_EVENT_STREAM_START)
-      || !latency_on ())
+          && type != GST_EVENT_EOS && type != GST_EVENT_STREAM_START
+          && type != GST_EVENT_QOS) || !latency_on ())
     return;
   t = thr ();
+  /* Upstream, from a sink: how late its last buffer was (flow.c). */
+  if (type == GST_EVENT_QOS) {
+    if ((p = pad_get (t, pad)))
+      scope_flow_qos_event (p, ev);
+    return;
+  }
   /* An element drains what it holds when EOS reaches it (x264enc's ~40
    * frames), pushing them from its EOS handling on this thread: not the
    * work of the task running the thread. Data flows again after a flush or
@@ -619,6 +625,8 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
     if (!p->transparent && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_FILE)
         && (e = scope_pad_downstream (p)) && e->is_sink)
       scope_latency_checkpoint ();
+    if (!p->transparent && p->elem->fifo)
+      scope_flow_fifo_eos (p->elem);
     return;
   }
   /* A transparent slot keeps its segment too: it may be a pad not yet
@@ -752,6 +760,7 @@ scope_hooks_register (GstTracer * tracer)
   gst_tracing_register_hook (tracer, "pad-pull-range-post",
       G_CALLBACK (on_pull_range_post));
   scope_reported_register (tracer);
+  scope_flow_register (tracer);
   gst_tracing_register_hook (tracer, "pad-push-event-pre",
       G_CALLBACK (on_push_event_pre));
   gst_tracing_register_hook (tracer, "bin-add-post",

@@ -181,6 +181,63 @@ same_buffer (ScopeRing * r, const ScopeRingEntry * x, gconstpointer buf,
   return x->mem == SCOPE_MEMORY_OF (buf);
 }
 
+/* A queue passes its inputs on untouched: an output is the same object at
+ * the same running time, never a re-stamped one (same_buffer's allowance
+ * for jitterbuffers would take a pooled buffer that came back at the same
+ * address with the same memory, a frame or two later, for the one the
+ * queue dropped before it). Either running time may be unknown (behind
+ * tee's request pads, which get no segment pushed): then the object. */
+static inline gboolean
+fifo_same (const ScopeRingEntry * x, gconstpointer buf, guint64 rt)
+{
+  return x->buf == buf && (x->rt == rt || x->rt == NONE || rt == NONE);
+}
+
+/* A queue (e->fifo) outputs its inputs in order, so an output found past
+ * the input expected next (hint, the index after the previous match)
+ * skipped the inputs between: a leaky queue dropped them (flow.c). Inputs
+ * before a flush (valid_from) were flushed, not dropped. */
+static inline void
+fifo_skipped (ScopeElement * e, ScopeRing * r, guint64 hint, guint64 k)
+{
+  guint64 from = MAX (hint, __atomic_load_n (&r->valid_from, RELAXED));
+  if (k - 1 > from)
+    add64 (&e->dropped, k - 1 - from);
+}
+
+/* The input a queue (e->fifo) outputs: the first from the one expected
+ * next (hint; from: the oldest the ring still has after it) that is the
+ * same buffer, else the first at the same running time: a leaky queue
+ * flags the buffer after a drop DISCONT, which makes a copy of one that
+ * is shared (behind a tee), at another address. Oldest first: what a FIFO
+ * passes over was dropped, and the first of several inputs at one running
+ * time (an RTP frame's packets) is the one it outputs first. Usually the
+ * first entry read is the one. */
+static inline gboolean
+fifo_match (ScopeElement * e, ScopeRing * r, guint64 hint, guint64 from,
+    guint64 head, gconstpointer buf, guint64 rt, ScopeRingEntry * out)
+{
+  ScopeRingEntry x;
+  guint64 k;
+  gint pass;
+
+  for (pass = 0; pass < 2; pass++) {
+    for (k = from; k < head; k++) {
+      if (!ring_read (r, k, &x))
+        continue;
+      if (pass == 0 ? fifo_same (&x, buf, rt) : rt != NONE && x.rt == rt) {
+        fifo_skipped (e, r, hint, k + 1);
+        ring_matched (r, k + 1);
+        *out = x;
+        return TRUE;
+      }
+    }
+    if (rt == NONE)
+      break;
+  }
+  return FALSE;
+}
+
 /* Finds the input of element e that carried the first sample of an output
  * buffer buf at running time rt:
  * 1. the same buffer (queues, jitterbuffers, tee): its newest entry;
@@ -230,6 +287,11 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
         head > ring_cap (r) ? head - ring_cap (r) : 0);
     /* A queue's output is the buffer after its previous one. */
     hint = __atomic_load_n (&r->hint, RELAXED);
+    if (G_UNLIKELY (e->fifo)) {
+      if (fifo_match (e, r, hint, MAX (hint, lo), head, buf, rt, out))
+        return TRUE;
+      continue;
+    }
     if (hint >= lo && hint < head && ring_read (r, hint, &x)
         && same_buffer (r, &x, buf, size, rt)) {
       ring_matched (r, hint + 1);

@@ -124,6 +124,17 @@ struct _ScopeRing {
   ScopeRingEntry e[] __attribute__ ((aligned (SCOPE_CACHE_LINE)));
 };
 
+/* Sink lateness (flow.c): bucket upper bounds in nanoseconds, signed
+ * (negative: the buffer was early), plus +Inf. */
+#define SCOPE_LATE_NBOUNDS 23
+#define SCOPE_LATE_NBUCKETS (SCOPE_LATE_NBOUNDS + 1)
+extern const gint64 scope_late_bounds_ns[SCOPE_LATE_NBOUNDS];
+
+typedef struct {
+  guint64 counts[SCOPE_LATE_NBUCKETS];  /* per bucket, not cumulative */
+  guint64 sum_ns;               /* a gint64 sum, added as two's complement */
+} __attribute__ ((aligned (SCOPE_CACHE_LINE))) ScopeLateHist;
+
 #define SCOPE_MAX_INPUTS 8
 #define SCOPE_MAX_NESTING 32    /* bins in bins, as far as labels go */
 #define SCOPE_MAX_PATHS 8
@@ -183,6 +194,18 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   gint n_inputs;                /* atomic; entries used so far */
   ScopePath paths[SCOPE_MAX_PATHS];     /* for sinks: one per source */
   guint64 cpu_ns;               /* thread CPU the sampler charged to it */
+  /* Flow health (flow.c). fifo: a queue, which outputs its inputs in
+   * order, so that an input its output skipped was dropped (match.h).
+   * dropped: buffers it received and did not pass on, as far as known;
+   * drops_known: it can tell (a queue, or it posted a drop count).
+   * qos_dropped: the dropped count of its last QoS message (counts start
+   * again at 0 after a flush or a new segment). late: for sinks, how late
+   * each buffer rendered or dropped was, from their QoS events. */
+  gboolean fifo;
+  gint drops_known;             /* atomic */
+  guint64 dropped;              /* atomic */
+  guint64 qos_dropped;          /* atomic */
+  ScopeLateHist late;
 };
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
@@ -434,6 +457,10 @@ typedef struct {
   gint rep_set;
   gint64 rep_min_ns, rep_max_ns;
   guint64 cpu_ns;
+  /* Flow health: dropped is meaningful when drops_known. */
+  gint drops_known;
+  guint64 dropped;
+  ScopeLateHist late;
 } ScopeElementStat;
 
 /* sink: a sink pad. For a src pad, the element (its path label) and pad
@@ -466,6 +493,16 @@ ScopeSnapshot *scope_snapshot (void);
 void scope_reported_register (GstTracer * tracer);
 void scope_reported_share (ScopeElement * e, ScopeElementStat * st);
 void scope_snapshot_free (ScopeSnapshot * s);
+
+/* flow.c: drops and sink lateness, from the QoS messages and events
+ * elements post and send (never per buffer: a QoS event per buffer only
+ * where a sink has qos on). The message hook; the QoS event that sink pad
+ * p sends upstream (from the event hook, hooks.c). */
+void scope_flow_register (GstTracer * tracer);
+void scope_flow_qos_event (ScopePad * p, GstEvent * ev);
+/* Queue e pushes EOS: it has output all it kept, so what entered after its
+ * last output was dropped (leaky=upstream drops the newest). */
+void scope_flow_fifo_eos (ScopeElement * e);
 
 /* latency_tracer.c: the metrics file is written now (SCOPE_FLAG_FILE): a
  * sink got EOS, or a pipeline shuts down. */

@@ -16,9 +16,13 @@ func snapshot() *latency.Snapshot {
 	cs := C.scope_snapshot()
 	defer C.scope_snapshot_free(cs)
 
-	s := &latency.Snapshot{BoundsNs: make([]uint64, C.SCOPE_NBOUNDS), CPUSampled: cs.cpu != 0}
+	s := &latency.Snapshot{BoundsNs: make([]uint64, C.SCOPE_NBOUNDS), CPUSampled: cs.cpu != 0,
+		LateBoundsNs: make([]int64, C.SCOPE_LATE_NBOUNDS)}
 	for i := range s.BoundsNs {
 		s.BoundsNs[i] = uint64(C.scope_bounds_ns[i])
+	}
+	for i := range s.LateBoundsNs {
+		s.LateBoundsNs[i] = int64(C.scope_late_bounds_ns[i])
 	}
 	for _, e := range unsafe.Slice(cs.elements, cs.n_elements) {
 		s.Elements = append(s.Elements, latency.ElementStat{
@@ -32,6 +36,9 @@ func snapshot() *latency.Snapshot {
 			ReportedMinNs: int64(e.rep_min_ns),
 			ReportedMaxNs: int64(e.rep_max_ns),
 			CPUNs:         uint64(e.cpu_ns),
+			DropsKnown:    e.drops_known != 0,
+			Dropped:       uint64(e.dropped),
+			Lateness:      lateHist(&e.late),
 		})
 	}
 	for _, p := range unsafe.Slice(cs.pads, cs.n_pads) {
@@ -60,6 +67,14 @@ func snapshot() *latency.Snapshot {
 
 func hist(h *C.ScopeHist) latency.Hist {
 	out := latency.Hist{Counts: make([]uint64, C.SCOPE_NBUCKETS), SumNs: uint64(h.sum_ns)}
+	for i := range out.Counts {
+		out.Counts[i] = uint64(h.counts[i])
+	}
+	return out
+}
+
+func lateHist(h *C.ScopeLateHist) latency.LateHist {
+	out := latency.LateHist{Counts: make([]uint64, C.SCOPE_LATE_NBUCKETS), SumNs: int64(h.sum_ns)}
 	for i := range out.Counts {
 		out.Counts[i] = uint64(h.counts[i])
 	}

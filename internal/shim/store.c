@@ -537,6 +537,11 @@ element_get_locked (GstElement * element, gboolean top, gint depth)
     e->is_bin = GST_IS_BIN (element);
     e->is_source = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SOURCE);
     e->is_sink = GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK);
+    /* A queue outputs its inputs in order: what its outputs skip was
+     * dropped (leaky queues; match.h, flow.c). queue2 and multiqueue never
+     * leak. */
+    e->fifo = g_strcmp0 (G_OBJECT_TYPE_NAME (element), "GstQueue") == 0;
+    e->drops_known = e->fifo;
     if (is_mixer (element)) {
       /* Its ring, kept with the slot (a reference to an entry may outlive
        * the element): allocated once, before the flag is seen. Its head
@@ -920,6 +925,12 @@ scope_snapshot (void)
     st.lat_last_ns = __atomic_load_n (&e->lat_last_ns, __ATOMIC_RELAXED);
     scope_reported_share (e, &st);
     st.cpu_ns = __atomic_load_n (&e->cpu_ns, __ATOMIC_RELAXED);
+    st.drops_known = g_atomic_int_get (&e->drops_known);
+    st.dropped = __atomic_load_n (&e->dropped, __ATOMIC_RELAXED);
+    for (i = 0; i < SCOPE_LATE_NBUCKETS; i++)
+      st.late.counts[i] = __atomic_load_n (&e->late.counts[i],
+          __ATOMIC_RELAXED);
+    st.late.sum_ns = __atomic_load_n (&e->late.sum_ns, __ATOMIC_RELAXED);
     g_array_append_val (el, st);
     for (i = 0; i < SCOPE_MAX_PATHS; i++) {
       ScopeElement *src = __atomic_load_n (&e->paths[i].source,

@@ -45,6 +45,9 @@ not listed; one that started after PLAYING counts from 0.
 --thread-of ELEM:PAD notes which thread pushes buffers through the pad (the
 first buffer's; the probe then removes itself): names say little, as codec
 libraries' threads inherit the name of the streaming thread that made them.
+--prop ELEM:PROPERTY reads the property at EOS; ELEM:PROPERTY.FIELD a field
+of a GstStructure property (basesink's stats.dropped, rtpjitterbuffer's
+stats.num-late).
 --deinit calls gst_deinit() before exiting, as gst-launch does; without it
 the process just exits, as many applications do.
 """
@@ -244,7 +247,10 @@ def main(argv):
     values = {}
     for spec in props:
         elem, prop = spec.split(":")
-        values[spec] = element(elem).get_property(prop)
+        # PROP.FIELD: a field of a GstStructure property (a sink's stats).
+        prop, _, field = prop.partition(".")
+        v = element(elem).get_property(prop)
+        values[spec] = v.get_value(field) if field else v
     for spec in queries:
         q = Gst.Query.new_latency()
         # ELEM:PAD asks the pad; ELEM alone asks the element, as a bin asks

@@ -158,6 +158,14 @@ var mediaConfigs = []mediaConfig{
 	{"both", bothTracers, true, true},
 }
 
+// underChecker is whether the configuration runs under a memory checker
+// (make asan): the untraced baseline and the two that run every hook of
+// the others (all flags, both tracers); the single-flag ones run no code
+// those two do not, and would double the slowest part of the suite.
+func (c mediaConfig) underChecker() bool {
+	return c.name == "none" || c.name == "all-flags" || c.name == "both"
+}
+
 // mediaBound is how long a traced run may take: twice the untraced run
 // plus 3 s; under a memory checker, whose instrumented plugin is slow,
 // three times plus 10 s. The hard timeout, at which a run still going is
@@ -200,6 +208,9 @@ func TestRealMedia(t *testing.T) {
 				return base
 			}
 			for _, c := range mediaConfigs {
+				if memoryChecker() != "" && !c.underChecker() {
+					continue
+				}
 				t.Run(c.name, func(t *testing.T) {
 					b := baseline(t)
 					if c.tracers == "" {

@@ -121,8 +121,8 @@ func TestViewsAgree(t *testing.T) {
 	}
 	t.Logf("table:\n%s\ntop:\n%s\ngraph:\n%s", tableOut, topOut.String(), dot)
 
-	table := viewColumns(t, string(tableOut), "processing mean")
-	topRows := viewColumns(t, topOut.String(), "proc mean")
+	table, tc := viewColumns(t, string(tableOut), "processing mean")
+	topRows, oc := viewColumns(t, topOut.String(), "proc mean")
 	topSecs := viewSeconds(t, topOut.String(), `over the last ([0-9.]+)s`)
 	graph := graphNodes(t, dot)
 	graphSecs := viewSeconds(t, dot, `over the last ([0-9.]+) s`)
@@ -132,21 +132,20 @@ func TestViewsAgree(t *testing.T) {
 		t.Errorf("the app's probes on mux: %v, want 60 on video_0 and Opus frames on audio_0", run.Probes)
 	}
 	mux := table["mux"]
-	if mux == nil || mux[3] != fmt.Sprint(truth) {
+	if mux == nil || mux[tc["buffers in"]] != fmt.Sprint(truth) {
 		t.Errorf("table: mux buffers in %q, want %v (the app's probes on video_0 and audio_0)", mux, truth)
 	}
 	for el, row := range table {
-		// pipeline element factory "buffers in" "processing mean" p95 "latency mean" p95 ...
 		tr, g := topRows[el], graph[el]
 		if tr == nil || g == nil {
 			t.Errorf("%s: in the table, not in top (%v) or the graph (%v)", el, tr != nil, g != nil)
 			continue
 		}
-		if row[3] != "-" {
-			in, _ := strconv.ParseFloat(row[3], 64)
-			checkCount(t, el+" top in/s", tr[3], topSecs, in)
-			checkCount(t, el+" graph buf/s", g["buf/s"], graphSecs, in)
-		} else if out := tr[4]; out != "-" {
+		if in := row[tc["buffers in"]]; in != "-" {
+			n, _ := strconv.ParseFloat(in, 64)
+			checkCount(t, el+" top in/s", tr[oc["in/s"]], topSecs, n)
+			checkCount(t, el+" graph buf/s", g["buf/s"], graphSecs, n)
+		} else if out := tr[oc["out/s"]]; out != "-" {
 			// A source: the graph shows what it sends, top its out/s.
 			r, _ := strconv.ParseFloat(out, 64)
 			gr, _ := strconv.ParseFloat(g["buf/s"], 64)
@@ -160,10 +159,10 @@ func TestViewsAgree(t *testing.T) {
 			what, table, top string
 			graph            *string
 		}{
-			{"processing mean", row[4], tr[5], strp(g["processing mean"])},
-			{"processing p95", row[5], tr[6], nil},
-			{"latency mean", row[6], tr[7], nil},
-			{"latency p95", row[7], tr[8], strp(g["latency p95"])},
+			{"processing mean", row[tc["processing mean"]], tr[oc["proc mean"]], strp(g["processing mean"])},
+			{"processing p95", row[tc["processing mean"]+1], tr[oc["proc p95"]], nil},
+			{"latency mean", row[tc["latency mean"]], tr[oc["latency mean"]], nil},
+			{"latency p95", row[tc["latency mean"]+1], tr[oc["latency p95"]], strp(g["latency p95"])},
 		} {
 			if c.table != c.top {
 				t.Errorf("%s %s: table %q, top %q", el, c.what, c.table, c.top)
@@ -203,22 +202,26 @@ func viewSeconds(t *testing.T, text, re string) float64 {
 }
 
 // viewColumns reads the element table of the table or top, whose header
-// holds mark, into cells by element: the columns are right-aligned, each
-// ending where its header's name ends.
-func viewColumns(t *testing.T, text, mark string) map[string][]string {
+// holds mark, into cells by element, and the columns' indexes by header
+// (the first of two alike: the table's "p95" follows its mean): the
+// columns are right-aligned, each ending where its header's name ends.
+func viewColumns(t *testing.T, text, mark string) (rows map[string][]string, cols map[string]int) {
 	t.Helper()
-	rows := map[string][]string{}
+	rows, cols = map[string][]string{}, map[string]int{}
 	var ends []int
 	for _, line := range strings.Split(text, "\n") {
 		r := []rune(line)
 		switch {
 		case strings.Contains(line, mark) && strings.Contains(line, "element"):
 			ends = nil
-			for _, m := range regexp.MustCompile(`\S+( \S+)?`).FindAllStringIndex(line, -1) {
+			for i, m := range regexp.MustCompile(`\S+( \S+)?`).FindAllStringIndex(line, -1) {
 				ends = append(ends, len([]rune(line[:m[1]])))
+				if _, ok := cols[line[m[0]:m[1]]]; !ok {
+					cols[line[m[0]:m[1]]] = i
+				}
 			}
 		case ends != nil && strings.TrimSpace(line) == "":
-			return rows
+			return rows, cols
 		case ends != nil:
 			cells, start := make([]string, len(ends)), 0
 			for i, end := range ends {
@@ -236,7 +239,7 @@ func viewColumns(t *testing.T, text, mark string) map[string][]string {
 	if ends == nil {
 		t.Fatalf("no table with %q in\n%s", mark, text)
 	}
-	return rows
+	return rows, cols
 }
 
 // graphNodes reads each node's figures ("latency p95", "processing mean",
