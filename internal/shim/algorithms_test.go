@@ -315,6 +315,45 @@ func TestRingGrowth(t *testing.T) {
 			}
 		}
 	})
+	// Two streams through one element (decodebin's multiqueue while playbin
+	// prerolls): video output as it comes; audio held (its sink not
+	// prerolled yet) until 150 are in, then one out per one in. A video
+	// output is matched in the video ring: the audio input whose span holds
+	// its running time is not out, and the audio ring must grow to keep the
+	// 150 held; an audio output is no video one either, and the video ring
+	// stays small. Both pad orders: the rings are scanned in pad order.
+	for _, audio := range []int{0, 1} {
+		t.Run(fmt.Sprintf("a multiqueue with audio on pad %d: one stream's outputs do not hide what another holds", audio), func(t *testing.T) {
+			const vframe, aframe = 33 * ms, 23 * ms
+			video := 1 - audio
+			m := NewMatcher(2)
+			defer m.Free()
+			var vin, ain, aout uint64
+			for ain < 3000 {
+				// Arrivals in running-time order, as a demuxer interleaves them.
+				if vin*vframe <= ain*aframe {
+					m.Put(video, uintptr(100000+vin), 9000, vin*vframe, (vin+1)*vframe, 7000+vin)
+					if ts, ok := m.Match(uintptr(100000+vin), 9000, vin*vframe); !ok || ts != 7000+vin {
+						t.Fatalf("video %d matched %v ts %d, want ts %d", vin, ok, ts, 7000+vin)
+					}
+					vin++
+					continue
+				}
+				m.Put(audio, uintptr(1000+ain), 4096, ain*aframe, (ain+1)*aframe, 5000+ain)
+				ain++
+				if ain > 150 {
+					if ts, ok := m.Match(uintptr(1000+aout), 4096, aout*aframe); !ok || ts != 5000+aout {
+						t.Fatalf("audio %d (%d held) matched %v ts %d, want ts %d; ring of %d",
+							aout, ain-aout, ok, ts, 5000+aout, m.Entries(audio))
+					}
+					aout++
+				}
+			}
+			if v, a := m.Entries(video), m.Entries(audio); v != 16 || a != 256 {
+				t.Errorf("rings of %d (video, output as it comes) and %d entries (audio, 150 held), want 16 and 256", v, a)
+			}
+		})
+	}
 	t.Run("growing while another thread matches", func(t *testing.T) {
 		// The producer (this goroutine's thread) grows the ring while the
 		// reader, on another thread, matches outputs lagging up to 60

@@ -255,7 +255,16 @@ fifo_match (ScopeElement * e, ScopeRing * r, guint64 hint, guint64 from,
  * exact: only an input that starts at rt (a muxer's outputs, mux.h).
  * each (NULL, or room for SCOPE_MAX_INPUTS): the match on each sink pad
  * found by 2., *n_each of them, for a mixer's origins (mix.h); not filled
- * when the output is the same buffer as an input. */
+ * when the output is the same buffer as an input.
+ * Only the input an output is made of is out (ring_matched, which the
+ * ring's growth reads): on an element with several sink pads (multiqueue,
+ * funnel, input-selector) an input of another pad whose span holds the
+ * output's running time is still held. Taken as out, it hid what that pad
+ * held: decodebin's multiqueue, passing video while it held audio during
+ * playbin's preroll, kept its audio ring at 16 entries and lost the
+ * origins of what it held. A mixer's output is made of its match on every
+ * pad. Likewise a wrapped ring asks to grow only when no pad had the
+ * output's input, or for a mixer. */
 static inline gboolean
 ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
     ScopeRingEntry * out, ScopeRingEntry * each, guint * n_each,
@@ -264,6 +273,8 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
   gint n = MIN (g_atomic_int_get (&e->n_inputs), SCOPE_MAX_INPUTS);
   guint64 at = rt == NONE ? NONE : rt + SCOPE_RT_SLACK;
   gboolean have = FALSE;
+  ScopeRing *have_ring = NULL, *wrapped[SCOPE_MAX_INPUTS];
+  guint n_wrapped = 0;
   gint i;
 
   for (i = 0; i < n; i++) {
@@ -313,20 +324,28 @@ ring_match (ScopeElement * e, gconstpointer buf, guint64 size, guint64 rt,
         break;
       }
     }
-    if (found)
+    if (!found && k == lo && lo + ring_cap (r) == head && rt != NONE
+        && oldest_rt != NONE && oldest_rt > at)
+      wrapped[n_wrapped++] = r;
+    if (found && each) {
       ring_matched (r, best.seq);
-    else if (k == lo && lo + ring_cap (r) == head && rt != NONE
-        && oldest_rt != NONE && oldest_rt > at
-        && !__atomic_load_n (&r->want, RELAXED))
-      __atomic_store_n (&r->want, 1, RELAXED);
-    if (found && each)
       each[(*n_each)++] = best;
+    }
     if (found && (!have || best.rt > out->rt + SCOPE_RT_SLACK
             || (best.rt + SCOPE_RT_SLACK >= out->rt && best.ts < out->ts))) {
       *out = best;
+      have_ring = r;
       have = TRUE;
     }
   }
+  if (have && !each)
+    ring_matched (have_ring, out->seq);
+  if (!have || each)
+    while (n_wrapped > 0) {
+      ScopeRing *w = wrapped[--n_wrapped];
+      if (!__atomic_load_n (&w->want, RELAXED))
+        __atomic_store_n (&w->want, 1, RELAXED);
+    }
   return have;
 }
 

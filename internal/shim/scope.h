@@ -87,11 +87,8 @@ typedef struct {
  * each input while processing it and keep the smallest ring (1.2 kB). */
 #define SCOPE_RING_MIN 16
 #define SCOPE_RING_MAX 512
-/* The size a new pad's ring starts at. SCOPE_RING_MAX for now: starting
- * small, playbin's video path lost the origin of 1-7 frames of 60 in 3 runs
- * of 5 (TestSourceToSinkPlaybin; 0 of 4 at full size): growth comes too
- * late somewhere on it, not found yet. The tests of the growth itself
- * (algorithms.go) start at SCOPE_RING_MIN. Under scope_lock. */
+/* The size a new pad's ring starts at: SCOPE_RING_MIN (a variable so
+ * that a build can try others). Under scope_lock. */
 extern guint64 scope_ring_start;
 #define SCOPE_RING_CLASSES 6    /* sizes 16 << 0 .. 16 << 5 */
 typedef struct _ScopeElement ScopeElement;

@@ -433,7 +433,7 @@ ring_alloc_locked (guint cls)
   return r;
 }
 
-guint64 scope_ring_start = SCOPE_RING_MAX;
+guint64 scope_ring_start = SCOPE_RING_MIN;
 
 /* A ring for a new pad: the smallest free one of at least scope_ring_start
  * entries, else a new one of that size. */

@@ -122,7 +122,9 @@ type memSample struct{ at, rssKB, heapKB float64 }
 func runDynamic(t *testing.T, env []string, args ...string) *dynamicRun {
 	t.Helper()
 	cmd := exec.Command("/usr/bin/python3", append([]string{"../apps/dynamic.py"}, args...)...)
-	cmd.Env = append(env, "G_SLICE=always-malloc")
+	// Heap figures count what is allocated, not what allocators cache: see
+	// memorySlope.
+	cmd.Env = append(env, "G_SLICE=always-malloc", "GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := runWithTimeout(cmd, 150*time.Second); err != nil {
@@ -315,6 +317,14 @@ func reportAll(t *testing.T, what string, bad []string) {
 // slope over hundreds of pipelines measures what each one leaves behind.
 // The app runs with G_SLICE=always-malloc (runDynamic): GLib 2.74's slice
 // allocator keeps ~1.35 MB after a fresh registry and returns it ~16 s later.
+// And without glibc's per-thread caches (tcache_count=0): mallinfo2 counts a
+// freed chunk that waits in a thread's cache (up to 7 per size class per
+// thread) as in use, and those caches fill over tens of seconds (bounded,
+// but not within a run), the more so the more threads the process has. With
+// the latency tracer (and its Go threads), they made 0.15-0.32 kB per element of
+// TestDynamicBranches' slope over 14 s (bound 0.25), while heaptrack counted
+// no growing allocation of gstscope's: only the app's PyGObject closures,
+// ~0.03 kB per element, the same without gstscope.
 //
 //   - malloc's heap in use (mallinfo2, all arenas) holds gstscope's slots
 //     and rings. Without gstscope these apps grow it by ~0.02 kB per element
