@@ -530,27 +530,23 @@ own (ScopeThread * t, ScopePad * p)
     __atomic_store_n (&t->owner, p->elem, RELAXED);
 }
 
-static void
-on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
+/* The push of buf from element pad p; queue: p is a queue's (its output
+ * counts). Compiled twice: the pads of other elements pay nothing for
+ * queues (see ScopePad.unusual). */
+INLINE void
+push_pre (ScopeThread * t, gboolean latency, GstClockTime ts, ScopePad * p,
+    GstBuffer * buf, gboolean queue)
 {
-  ScopeThread *t = thr ();
-  gboolean latency = latency_on ();
-  ScopePad *p;
   gsize size;
 
-  if (t->depth > 0 && !latency)
-    return;
-  p = pad_get (t, pad);
-  if (G_UNLIKELY (!p) || p->transparent)
-    return;
   own (t, p);
   if (!latency)
     return;
   size = gst_buffer_get_size (buf);
   count (p, 1, size);
-  /* A queue pushes from its own task, outside any chain call. */
   if (t->depth == 0) {
-    if (G_UNLIKELY (p->queue))
+    /* A queue pushes from its own task, outside any chain call. */
+    if (queue)
       queue_leave (p, buf, 1, size);
     if (!t->draining && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
       task_push (t, p->elem, ts, 1);
@@ -558,6 +554,32 @@ on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   leave (t, p, p->elem, ts, buf, NULL, size, 1);
   t->pend_buf = buf;
   t->pend_size = size;
+}
+
+static __attribute__ ((noinline)) void
+push_pre_unusual (ScopeThread * t, gboolean latency, GstClockTime ts,
+    ScopePad * p, GstBuffer * buf)
+{
+  if (!p->transparent)
+    push_pre (t, latency, ts, p, buf, TRUE);
+}
+
+static void
+on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
+{
+  ScopeThread *t = thr ();
+  gboolean latency = latency_on ();
+  ScopePad *p;
+
+  if (t->depth > 0 && !latency)
+    return;
+  p = pad_get (t, pad);
+  if (G_UNLIKELY (!p))
+    return;
+  if (G_UNLIKELY (p->unusual))
+    push_pre_unusual (t, latency, ts, p, buf);
+  else
+    push_pre (t, latency, ts, p, buf, FALSE);
 }
 
 static void
@@ -591,16 +613,13 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   leave (t, p, p->elem, ts, first, list, gst_buffer_get_size (first), n);
 }
 
-static void
-on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
+/* buf enters element pad p's chain; queue: p is a queue's. Compiled
+ * twice, as push_pre. */
+INLINE void
+chain_pre (ScopeThread * t, GstClockTime ts, GstPad * pad, ScopePad * p,
+    GstBuffer * buf, gboolean queue)
 {
-  ScopeThread *t = thr ();
-  ScopePad *p = pad_get (t, pad);
   gsize size;
-  if (G_UNLIKELY (!p) || p->transparent) {
-    frame_push (t, pad, NULL, NULL, ts, 1);
-    return;
-  }
   if (!latency_on ()) {
     frame_push (t, pad, p->elem, p, ts, 1);
     return;
@@ -611,8 +630,29 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   t->pend_buf = NULL;
   count (p, 1, size);
   enter (t, pad, p, ts, buf, size, 1);
-  if (G_UNLIKELY (p->queue))
+  if (queue)
     queue_enter (t, p, buf, 1, size);
+}
+
+static __attribute__ ((noinline)) void
+chain_pre_unusual (ScopeThread * t, GstClockTime ts, GstPad * pad,
+    ScopePad * p, GstBuffer * buf)
+{
+  if (!p || p->transparent)
+    frame_push (t, pad, NULL, NULL, ts, 1);
+  else
+    chain_pre (t, ts, pad, p, buf, TRUE);
+}
+
+static void
+on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
+{
+  ScopeThread *t = thr ();
+  ScopePad *p = pad_get (t, pad);
+  if (G_UNLIKELY (!p) || G_UNLIKELY (p->unusual))
+    chain_pre_unusual (t, ts, pad, p, buf);
+  else
+    chain_pre (t, ts, pad, p, buf, FALSE);
 }
 
 static void

@@ -227,6 +227,11 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
                                  * ones hang from it (ScopeRing.older) */
   /* Reset at reuse: everything from here on. */
   gboolean transparent;         /* ghost and proxy pads: not an element's */
+  /* transparent, or a queue's (queue set): the push and chain hooks test
+   * this one field and take their rare path for both, so that the pads
+   * of other elements pay nothing for queues. Set before the slot is
+   * published. */
+  gboolean unusual;
   gboolean orphan;              /* made before the pad had a parent */
   gboolean sink;
   guint pid;                    /* a TS muxer's sink pad: its stream's PID */

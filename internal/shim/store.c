@@ -358,6 +358,7 @@ static ScopeElement scope_nowhere = {.state = SCOPE_DEAD };
  * that no thread's cache keeps it (if the element is added to a bin again,
  * its pads get slots then). Never written. */
 static ScopePad scope_gone = {.state = SCOPE_DEAD,.transparent = TRUE,
+  .unusual = TRUE,
   .elem = &scope_nowhere
 };
 
@@ -376,7 +377,7 @@ pad_alloc_locked (void)
         __ATOMIC_RELEASE);
     g_clear_pointer (&p->name, g_free);
     scope_rings_release_locked (p);
-    p->transparent = p->sink = FALSE;
+    p->transparent = p->unusual = p->sink = FALSE;
     p->pid = 0;
     p->buffers = p->bytes = 0;
     __atomic_store_n (&p->ring, NULL, __ATOMIC_RELEASE);
@@ -651,6 +652,7 @@ pad_get_locked (GstPad * pad, GstPad * internal)
       input_add (e, p);
     }
   }
+  p->unusual = p->transparent || p->queue;
   slot_publish (p);
   tag_set ((GObject *) pad, &p->state);
   if (internal)
