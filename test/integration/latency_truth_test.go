@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Indices into a probe record (see measure.py).
@@ -19,10 +21,11 @@ const (
 // latencyTruth is a latency measured with pad probes, inputs and outputs
 // matched in running time.
 type latencyTruth struct {
-	outputs  int     // buffers seen at the output probe
-	matched  int     // of them, matched to an input
-	mean     float64 // seconds, over the matched outputs
-	min, max float64 // seconds
+	outputs  int       // buffers seen at the output probe
+	matched  int       // of them, matched to an input
+	mean     float64   // seconds, over the matched outputs
+	min, max float64   // seconds
+	samples  []float64 // seconds, each matched output's (pathTruth)
 }
 
 // rtSlack is how far a running time may be rounded and still match: RTP's
@@ -116,6 +119,10 @@ func checkLatency(t *testing.T, r *result, what, metric string, l map[string]str
 		}
 		t.Errorf("%s: %s mean = %.6fs over %d, ground truth %.6fs over %d (%.3gx the truth; tolerance %s)",
 			what, series, got, c, truth.mean, truth.matched, got/truth.mean, tol)
+		if len(truth.samples) > 0 {
+			t.Logf("%s: where the histogram and the truth differ: %s", what,
+				bucketDiff(mustFind(t, r, metric, l).GetHistogram(), truth.samples))
+		}
 	} else {
 		t.Logf("%s = %.6fs over %d, ground truth %.6fs over %d", what, got, c, truth.mean, truth.matched)
 	}
@@ -168,4 +175,27 @@ func TestMatchLatency(t *testing.T) {
 				c.in, c.out, lt.outputs, lt.matched, lt.mean, c.outputs, c.matched, c.mean)
 		}
 	}
+}
+
+// bucketDiff is, for each bucket where they differ, how many observations
+// the histogram h has and how many of the truth's samples fall in it: the
+// first thing to read when a mean is off.
+func bucketDiff(h *dto.Histogram, samples []float64) string {
+	var out []string
+	lower, prev := math.Inf(-1), uint64(0)
+	for _, b := range h.GetBucket() {
+		got := b.GetCumulativeCount() - prev
+		prev = b.GetCumulativeCount()
+		want := 0
+		for _, v := range samples {
+			if v > lower && v <= b.GetUpperBound() {
+				want++
+			}
+		}
+		if int(got) != want {
+			out = append(out, fmt.Sprintf("(%g, %g]: %d vs truth %d", lower, b.GetUpperBound(), got, want))
+		}
+		lower = b.GetUpperBound()
+	}
+	return strings.Join(out, "; ")
 }

@@ -133,6 +133,7 @@ next:
 		}
 		d := (o[probeT] - r.Probes[spec][idx][probeT]) / 1e9
 		sum += d
+		lt.samples = append(lt.samples, d)
 		lt.min, lt.max = math.Min(lt.min, d), math.Max(lt.max, d)
 		lt.matched++
 	}
