@@ -90,7 +90,7 @@ func TestFlowViews(t *testing.T) {
 		t.Fatalf("flow.py did not start: %q\n%s", lines.Text(), tail(appErr.String()))
 	}
 	waitHTTP(t, base+"/metrics")
-	bin := reportBin(t) // built before the windows start: they hold the run and little else
+	bin := reportBin(t)            // built before the windows start: they hold the run and little else
 	_, _, _ = get(base + "/graph") // the graph's first window starts here
 
 	// top scrapes through a proxy: the first scrape before the run, the
