@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -50,44 +48,15 @@ type flowTruth struct {
 func TestFlowViews(t *testing.T) {
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	app := exec.Command("/usr/bin/python3", "../apps/flow.py", flowPipeline, "q", "sink")
-	app.Env = gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port))
-	stdin, err := app.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := app.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var appErr lockedBuffer
-	app.Stderr = &appErr
-	if err := app.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		if err := waitStarted(app, 20*time.Second); err != nil {
-			t.Errorf("flow.py: %v\n%s", err, tail(appErr.String()))
-		}
-	})
-	lines := bufio.NewScanner(stdout)
-	ask := func(cmd string) string {
-		io.WriteString(stdin, cmd+"\n")
-		if !lines.Scan() {
-			t.Fatalf("flow.py: no answer to %s\n%s", cmd, tail(appErr.String()))
-		}
-		return lines.Text()
-	}
+	app := startLineApp(t, gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)),
+		"flow.py", flowPipeline, "q", "sink")
+	ask := app.ask
 	truth := func(cmd string) flowTruth {
 		var s flowTruth
 		if line := ask(cmd); json.Unmarshal([]byte(line), &s) != nil {
 			t.Fatalf("flow.py %s: %q", cmd, line)
 		}
 		return s
-	}
-	if !lines.Scan() || lines.Text() != "ready" {
-		t.Fatalf("flow.py did not start: %q\n%s", lines.Text(), tail(appErr.String()))
 	}
 	waitHTTP(t, base+"/metrics")
 	bin := reportBin(t)            // built before the windows start: they hold the run and little else

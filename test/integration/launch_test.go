@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"os/exec"
 	"strings"
 	"sync"
@@ -152,4 +154,62 @@ func runPipeline(t *testing.T, env []string, desc string) string {
 		t.Fatalf("gst-launch-1.0 %s: exit code %d\n%s", desc, code, tail(p.String()))
 	}
 	return p.String()
+}
+
+// lineApp is a test app driven line by line (views.py, flow.py): it prints
+// "ready", then answers each command on its stdin with one line.
+type lineApp struct {
+	t     *testing.T
+	name  string
+	stdin io.WriteCloser
+	lines *bufio.Scanner
+	err   *lockedBuffer
+}
+
+// startLineApp starts ../apps/script with args in env and waits for its
+// "ready"; at the test's end its stdin closes and it must exit within 20 s.
+func startLineApp(t *testing.T, env []string, script string, args ...string) *lineApp {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/python3", append([]string{"../apps/" + script}, args...)...)
+	cmd.Env = env
+	a := &lineApp{t: t, name: script, err: &lockedBuffer{}}
+	cmd.Stderr = a.err
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a.stdin, a.lines = stdin, bufio.NewScanner(stdout)
+	t.Cleanup(func() {
+		stdin.Close()
+		if err := waitStarted(cmd, 20*time.Second); err != nil {
+			t.Errorf("%s: %v\n%s", script, err, tail(a.err.String()))
+		}
+	})
+	if line := a.next("ready"); line != "ready" {
+		t.Fatalf("%s did not start: %q\n%s", script, line, tail(a.err.String()))
+	}
+	return a
+}
+
+// next is the app's next line (what: what it should be, for the failure).
+func (a *lineApp) next(what string) string {
+	a.t.Helper()
+	if !a.lines.Scan() {
+		a.t.Fatalf("%s: no %s\n%s", a.name, what, tail(a.err.String()))
+	}
+	return a.lines.Text()
+}
+
+// ask sends cmd and returns the app's answer.
+func (a *lineApp) ask(cmd string) string {
+	a.t.Helper()
+	io.WriteString(a.stdin, cmd+"\n")
+	return a.next("answer to " + cmd)
 }

@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -36,31 +34,8 @@ const viewsPipeline = "videotestsrc num-buffers=60 ! video/x-raw,width=160,heigh
 func TestViewsAgree(t *testing.T) {
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	app := exec.Command("/usr/bin/python3", "../apps/views.py", viewsPipeline, "mux")
-	app.Env = gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port))
-	stdin, err := app.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := app.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var appErr lockedBuffer
-	app.Stderr = &appErr
-	if err := app.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		if err := waitStarted(app, 20*time.Second); err != nil {
-			t.Errorf("views.py: %v\n%s", err, tail(appErr.String()))
-		}
-	})
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "ready" {
-		t.Fatalf("views.py did not start: %q\n%s", lines.Text(), tail(appErr.String()))
-	}
+	app := startLineApp(t, gstEnv(t, tracerAll, fmt.Sprintf("GST_PROMETHEUS_TRACER_PORT=%d", port)),
+		"views.py", viewsPipeline, "mux")
 	waitHTTP(t, base+"/metrics")
 	_, _, _ = get(base + "/graph") // the graph's window starts here
 	graphStart := time.Now()
@@ -99,13 +74,9 @@ func TestViewsAgree(t *testing.T) {
 		time.Sleep(1100*time.Millisecond - d) // graph.MinWindow
 	}
 
-	io.WriteString(stdin, "play\n")
-	if !lines.Scan() {
-		t.Fatalf("no EOS from views.py\n%s", tail(appErr.String()))
-	}
 	var run struct{ Probes map[string]float64 }
-	if err := json.Unmarshal(lines.Bytes(), &run); err != nil {
-		t.Fatalf("%v: %s", err, lines.Text())
+	if line := app.ask("play"); json.Unmarshal([]byte(line), &run) != nil {
+		t.Fatalf("views.py: not the run at EOS: %s", line)
 	}
 	close(eos)
 	if err := waitStarted(top, 30*time.Second); err != nil {
