@@ -101,3 +101,38 @@ func render(t *testing.T, dot string) string {
 	}
 	return string(svg)
 }
+
+// Through the collector (latency.Families), as the server draws it: the
+// snapshot's drops, queue levels and blocked time reach the nodes. Over
+// 2 s: the sink dropped 60 (30/s), q's upstream waited 1.5 s (75%), the
+// multiqueue's two upstream threads 0.5 s each (50%: summed).
+func TestFlowFromSnapshot(t *testing.T) {
+	snap := func(dropped, level, blockedNs, mqBlockedNs uint64) *latency.Snapshot {
+		return &latency.Snapshot{
+			Elements: []latency.ElementStat{
+				{Pipeline: "p", Element: "q", Factory: "queue", DropsKnown: true},
+				{Pipeline: "p", Element: "sink", Factory: "fakesink", DropsKnown: true, Dropped: dropped},
+				{Pipeline: "p", Element: "mq", Factory: "multiqueue"},
+			},
+			Queues: []latency.QueueStat{
+				{Pipeline: "p", Element: "q", Factory: "queue", Queue: "sink:src", Buffers: level, TimeNs: 950e6, BlockedNs: blockedNs},
+				{Pipeline: "p", Element: "mq", Factory: "multiqueue", Queue: "sink_0:src_0", Buffers: 3, TimeNs: 100e6, BlockedNs: mqBlockedNs},
+				{Pipeline: "p", Element: "mq", Factory: "multiqueue", Queue: "sink_1:src_1", Buffers: 40, TimeNs: 500e6, BlockedNs: mqBlockedNs},
+			},
+		}
+	}
+	dot := string(Build(snap(70, 200, 2.5e9, 1e9), snap(10, 100, 1e9, 0.5e9), 2))
+	for id, want := range map[string]string{
+		"p/sink": `<FONT COLOR="red">dropped 30.0/s</FONT>`,
+		"p/q":    `level 200 buf, 950.00 ms\nblocked 75%`,
+		"p/mq":   `sink_0:src_0 3 buf, 100.00 ms\nsink_1:src_1 40 buf, 500.00 ms\nblocked 50%`,
+	} {
+		if a := attrs(dot, id); !strings.Contains(a, want) {
+			t.Errorf("%s: %s lacks %q", id, a, want)
+		}
+	}
+	if strings.Contains(attrs(dot, "p/q"), "dropped") {
+		t.Errorf("q dropped nothing:\n%s", dot)
+	}
+	render(t, dot)
+}

@@ -20,6 +20,8 @@ type Collector struct {
 	buffers, bytes                   *prometheus.Desc
 	cpu                              *prometheus.Desc
 	dropped, lateness                *prometheus.Desc
+	queueBuffers, queueBytes         *prometheus.Desc
+	queueTime, queueBlocked          *prometheus.Desc
 }
 
 // NewCollector returns a collector of the families that flags enable (the
@@ -30,6 +32,7 @@ func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
 	// video_0, rtpbin's recv_rtp_sink_0).
 	pad := []string{model.LabelPipeline, model.LabelElement, model.LabelPad, model.LabelDirection}
 	rep := []string{model.LabelPipeline, model.LabelElement}
+	queue := []string{model.LabelPipeline, model.LabelElement, model.LabelFactory, model.LabelQueue}
 	return &Collector{
 		snapshot: snapshot,
 		flags:    flags,
@@ -55,6 +58,14 @@ func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
 			"Buffers an element received and did not pass on, where the element says so (its QoS messages, a jitterbuffer's drop messages) or a leaky queue's outputs show it; present for elements that can tell.", el, nil),
 		lateness: prometheus.NewDesc(model.SinkLateness,
 			"How late each buffer a syncing sink with qos rendered or dropped was against its render time (negative: early, it waited), from the sink's QoS events.", el, nil),
+		queueBuffers: prometheus.NewDesc(model.QueueLevelBuffers,
+			"Buffers in a queue now (queue, queue2, or one sink_N:src_N queue of a multiqueue): those that entered its sink pad minus those that left its src pad, were flushed or were dropped.", queue, nil),
+		queueBytes: prometheus.NewDesc(model.QueueLevelBytes,
+			"Bytes of the buffers in a queue now.", queue, nil),
+		queueTime: prometheus.NewDesc(model.QueueLevelSeconds,
+			"Running time a queue holds now: the end of the last buffer in minus the end of the last buffer out, as the queue's own current-level-time.", queue, nil),
+		queueBlocked: prometheus.NewDesc(model.QueueBlocked,
+			"Time upstream threads spent in a queue's chain function waiting for room in it (the calls during which a buffer left the queue, or that took over 50 us); a queue blocked most of the time points at the element after it as the bottleneck.", el, nil),
 	}
 }
 
@@ -62,7 +73,8 @@ func NewCollector(flags Flags, snapshot func() *Snapshot) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.processing, c.latency, c.latencyLast,
 		c.pipeline, c.reportedMin, c.reportedMax, c.buffers, c.bytes, c.cpu,
-		c.dropped, c.lateness} {
+		c.dropped, c.lateness,
+		c.queueBuffers, c.queueBytes, c.queueTime, c.queueBlocked} {
 		ch <- d
 	}
 }
@@ -129,6 +141,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		lv := []string{p.Pipeline, p.Element, p.Pad, dir}
 		counters.add(c.buffers, lv, float64(p.Buffers))
 		counters.add(c.bytes, lv, float64(p.Bytes))
+	}
+	for _, q := range s.Queues {
+		lv := []string{q.Pipeline, q.Element, q.Factory, q.Queue}
+		gauges.add(c.queueBuffers, lv, float64(q.Buffers))
+		gauges.add(c.queueBytes, lv, float64(q.Bytes))
+		gauges.add(c.queueTime, lv, seconds(q.TimeNs))
+		// One figure per element (the family's labels are fixed by the
+		// issue): a multiqueue's queues' upstream threads summed.
+		counters.add(c.queueBlocked, lv[:3], seconds(q.BlockedNs))
 	}
 	hists.emit(ch)
 	lates.emit(ch)

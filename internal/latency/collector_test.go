@@ -23,7 +23,7 @@ func mkHist(sumNs uint64, counts ...uint64) Hist {
 // name (merged), a source without processing time, an unbounded maximum,
 // CPU time from the pyroscope tracer's sampler; a leaky queue's drops
 // (merged), a late sink's drops and its lateness (signed bounds -1 ms, 0,
-// 1 ms: early and late buffers, a negative sum).
+// 1 ms: early and late buffers, a negative sum); queue levels.
 func fixture() *Snapshot {
 	return &Snapshot{
 		BoundsNs:     []uint64{1000, 1000000, 1000000000},
@@ -48,6 +48,16 @@ func fixture() *Snapshot {
 			{Pipeline: "p", Element: "bin/q", Pad: "sink", Buffers: 1, Bytes: 100, Sink: true},
 		},
 		Paths: []PathStat{{Pipeline: "p", Source: "src", Sink: "sink", Latency: mkHist(60000000, 0, 0, 3)}},
+		// A queue, and a multiqueue's two queues (their blocked times
+		// summed into one series for the element).
+		Queues: []QueueStat{
+			{Pipeline: "p", Element: "bin/q", Factory: "queue", Queue: "sink:src",
+				Buffers: 5, Bytes: 5000, TimeNs: 100000000, BlockedNs: 1500000000},
+			{Pipeline: "p", Element: "dec/multiqueue0", Factory: "multiqueue", Queue: "sink_0:src_0",
+				Buffers: 3, Bytes: 30000, TimeNs: 100000000, BlockedNs: 250000000},
+			{Pipeline: "p", Element: "dec/multiqueue0", Factory: "multiqueue", Queue: "sink_1:src_1",
+				Buffers: 0, Bytes: 0, TimeNs: 0, BlockedNs: 250000000},
+		},
 	}
 }
 

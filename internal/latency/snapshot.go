@@ -70,6 +70,18 @@ type PathStat struct {
 	Latency                Hist
 }
 
+// QueueStat is one queue of a queue element (queue, queue2, or one
+// sink_N/src_N pair of a multiqueue): its level now, from what entered its
+// sink pad minus what left its src pad, and the time upstream threads
+// waited in it for room.
+type QueueStat struct {
+	Pipeline, Element, Factory string
+	// Queue names the pads: "sink:src", or "sink_N:src_N" in a multiqueue.
+	Queue                  string
+	Buffers, Bytes, TimeNs uint64
+	BlockedNs              uint64
+}
+
 // Snapshot is one consistent-enough copy of all live aggregates; series of
 // elements that left their pipeline are not in it.
 type Snapshot struct {
@@ -79,6 +91,7 @@ type Snapshot struct {
 	Elements     []ElementStat
 	Pads         []PadStat
 	Paths        []PathStat
+	Queues       []QueueStat
 	// CPUSampled is set while the pyroscope tracer samples thread CPU into
 	// ElementStat.CPUNs.
 	CPUSampled bool

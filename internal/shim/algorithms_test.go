@@ -688,3 +688,37 @@ func TestFIFODrops(t *testing.T) {
 		t.Errorf("after a flush: %d dropped, want still 5", got)
 	}
 }
+
+// Behind tee's request pads the queue's input has no running time: outputs
+// are matched by the object alone. A pooled buffer comes back at the same
+// address, so the ring holds a dropped one and the live one at one address:
+// the output is the newest (taking the oldest counted the live one as
+// dropped at the next output; TestDroppedLeakyQueue behind a tee, 1 run in 3).
+func TestFIFODropsPooledWithoutRunningTime(t *testing.T) {
+	defer SetFlags(SetFlags(FlagElement))
+	m := NewMatcher(1)
+	defer m.Free()
+	m.MakeQueue()
+	// Inputs 0..5 at addresses A, B, C, A, B, C: 0-2 dropped and back in
+	// the pool when 3-5 came in.
+	for i := uint64(0); i < 6; i++ {
+		m.Put(0, uintptr(0xa000+i%3), 100, None, None, 1000+i)
+	}
+	for _, c := range []struct {
+		buf     uintptr
+		ts      uint64
+		dropped uint64
+	}{
+		{0xa000, 1003, 3}, // 3 is out: 0, 1, 2 were dropped
+		{0xa001, 1004, 3}, // 4: none more
+		{0xa002, 1005, 3},
+	} {
+		ts, ok := m.Match(c.buf, 100, None)
+		if !ok || ts != c.ts {
+			t.Fatalf("output %#x: matched %v the input of %d, want %d", c.buf, ok, ts, c.ts)
+		}
+		if got := m.Dropped(); got != c.dropped {
+			t.Errorf("after output %#x: %d dropped, want %d", c.buf, got, c.dropped)
+		}
+	}
+}

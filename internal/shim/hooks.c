@@ -28,6 +28,7 @@
 #include "match.h"
 #include "mix.h"
 #include "mux.h"
+#include "queue.h"
 
 const guint64 scope_bounds_ns[SCOPE_NBOUNDS] = {
   1000, 2500, 5000,
@@ -399,18 +400,58 @@ enter (ScopeThread * t, GstPad * gstpad, ScopePad * p, guint64 ts,
   frame_open (t, gstpad, e, p, ts, n, origin_ts, src, buf, rt, rt_end, idx);
 }
 
-/* Closes a chain or getrange frame: the element's own time is its frame
- * minus the frames nested in it. Returns the frame, or NULL. */
+/* Closes a chain (res: what it returned) or getrange frame (chain FALSE):
+ * the element's own time is its frame minus the frames nested in it.
+ * Returns the frame, or NULL.
+ * A queue's chain call is the upstream thread's time in the queue, mostly
+ * waiting for room: its backpressure, not its processing, which is its own
+ * thread's work between its pushes (task_push). Its frame has no element
+ * (queue_enter), so that it is no element's processing nor a frame of the
+ * profile, and found among the frames without one (ghost and proxy pads):
+ * nothing more to test for the frames of other elements. */
 INLINE ScopeFrame *
-close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts)
+close_frame (ScopeThread * t, gconstpointer gstpad, guint64 ts,
+    gboolean chain, GstFlowReturn res)
 {
   guint64 total;
   ScopeFrame *f = frame_pop (t, gstpad, ts, &total);
   if (f && f->elem && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT)) {
     guint64 own = total > f->child ? total - f->child : 0;
     observe (&f->elem->proc, f->n == 1 ? own : own / f->n, f->n);
+  } else if (chain && f && !f->elem && f->pad && G_UNLIKELY (f->pad->queue)) {
+    queue_chain_post (f->pad->queue, res, total);
   }
   return f;
+}
+
+/* n buffers of bytes in all, the last one buf, entered queue pad p's chain
+ * (enter() opened its frame). Their running time: what the upstream push
+ * computed on this thread (the frame's), else (flags without element or
+ * pipeline, lists) buf's through the segment of the pad pushing into p. */
+static __attribute__ ((noinline, cold)) void
+queue_enter (ScopeThread * t, ScopePad * p, GstBuffer * buf, guint n,
+    guint64 bytes)
+{
+  ScopeFrame *f = frame_top (t);
+  guint64 start = f ? f->rt : NONE, end = f ? f->rt_end : NONE;
+  ScopePad *peer;
+  if (f)
+    __atomic_store_n (&f->elem, NULL, RELAXED);
+  if (n != 1 || start == NONE) {
+    peer = __atomic_load_n (&p->peer, __ATOMIC_ACQUIRE);
+    start = peer ? running_time (peer, GST_BUFFER_PTS (buf),
+        GST_BUFFER_DTS (buf), GST_BUFFER_DURATION (buf), &end) : NONE;
+  }
+  queue_chain_pre (p->queue, n, bytes, start, end);
+}
+
+/* n buffers of bytes in all, the last one buf, leave queue src pad p. */
+static __attribute__ ((noinline, cold)) void
+queue_leave (ScopePad * p, GstBuffer * buf, guint n, guint64 bytes)
+{
+  guint64 end, start = running_time (p, GST_BUFFER_PTS (buf),
+      GST_BUFFER_DTS (buf), GST_BUFFER_DURATION (buf), &end);
+  queue_push (p->queue, n, bytes, queue_end (start, end));
 }
 
 /* ---- an element's own task ----
@@ -489,30 +530,56 @@ own (ScopeThread * t, ScopePad * p)
     __atomic_store_n (&t->owner, p->elem, RELAXED);
 }
 
+/* The push of buf from element pad p; queue: p is a queue's (its output
+ * counts). Compiled twice: the pads of other elements pay nothing for
+ * queues (see ScopePad.unusual). */
+INLINE void
+push_pre (ScopeThread * t, gboolean latency, GstClockTime ts, ScopePad * p,
+    GstBuffer * buf, gboolean queue)
+{
+  gsize size;
+
+  own (t, p);
+  if (!latency)
+    return;
+  size = gst_buffer_get_size (buf);
+  count (p, 1, size);
+  if (t->depth == 0) {
+    /* A queue pushes from its own task, outside any chain call. */
+    if (queue)
+      queue_leave (p, buf, 1, size);
+    if (!t->draining && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+      task_push (t, p->elem, ts, 1);
+  }
+  leave (t, p, p->elem, ts, buf, NULL, size, 1);
+  t->pend_buf = buf;
+  t->pend_size = size;
+}
+
+static __attribute__ ((noinline)) void
+push_pre_unusual (ScopeThread * t, gboolean latency, GstClockTime ts,
+    ScopePad * p, GstBuffer * buf)
+{
+  if (!p->transparent)
+    push_pre (t, latency, ts, p, buf, TRUE);
+}
+
 static void
 on_push_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
 {
   ScopeThread *t = thr ();
   gboolean latency = latency_on ();
   ScopePad *p;
-  gsize size;
 
   if (t->depth > 0 && !latency)
     return;
   p = pad_get (t, pad);
-  if (G_UNLIKELY (!p) || p->transparent)
+  if (G_UNLIKELY (!p))
     return;
-  own (t, p);
-  if (!latency)
-    return;
-  size = gst_buffer_get_size (buf);
-  count (p, 1, size);
-  if (t->depth == 0 && !t->draining
-      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
-    task_push (t, p->elem, ts, 1);
-  leave (t, p, p->elem, ts, buf, NULL, size, 1);
-  t->pend_buf = buf;
-  t->pend_size = size;
+  if (G_UNLIKELY (p->unusual))
+    push_pre_unusual (t, latency, ts, p, buf);
+  else
+    push_pre (t, latency, ts, p, buf, FALSE);
 }
 
 static void
@@ -524,6 +591,7 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   ScopePad *p;
   guint n = gst_buffer_list_length (list);
   GstBuffer *first;
+  gsize size;
 
   if (t->depth > 0 && !latency)
     return;
@@ -533,24 +601,25 @@ on_push_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   own (t, p);
   if (!latency)
     return;
-  count (p, n, gst_buffer_list_calculate_size (list));
-  if (t->depth == 0 && !t->draining
-      && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
-    task_push (t, p->elem, ts, n);
+  size = gst_buffer_list_calculate_size (list);
+  count (p, n, size);
+  if (t->depth == 0) {
+    if (G_UNLIKELY (p->queue))
+      queue_leave (p, gst_buffer_list_get (list, n - 1), n, size);
+    if (!t->draining && (g_atomic_int_get (&scope_flags) & SCOPE_FLAG_ELEMENT))
+      task_push (t, p->elem, ts, n);
+  }
   first = gst_buffer_list_get (list, 0);
   leave (t, p, p->elem, ts, first, list, gst_buffer_get_size (first), n);
 }
 
-static void
-on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
+/* buf enters element pad p's chain; queue: p is a queue's. Compiled
+ * twice, as push_pre. */
+INLINE void
+chain_pre (ScopeThread * t, GstClockTime ts, GstPad * pad, ScopePad * p,
+    GstBuffer * buf, gboolean queue)
 {
-  ScopeThread *t = thr ();
-  ScopePad *p = pad_get (t, pad);
   gsize size;
-  if (G_UNLIKELY (!p) || p->transparent) {
-    frame_push (t, pad, NULL, NULL, ts, 1);
-    return;
-  }
   if (!latency_on ()) {
     frame_push (t, pad, p->elem, p, ts, 1);
     return;
@@ -561,6 +630,29 @@ on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
   t->pend_buf = NULL;
   count (p, 1, size);
   enter (t, pad, p, ts, buf, size, 1);
+  if (queue)
+    queue_enter (t, p, buf, 1, size);
+}
+
+static __attribute__ ((noinline)) void
+chain_pre_unusual (ScopeThread * t, GstClockTime ts, GstPad * pad,
+    ScopePad * p, GstBuffer * buf)
+{
+  if (!p || p->transparent)
+    frame_push (t, pad, NULL, NULL, ts, 1);
+  else
+    chain_pre (t, ts, pad, p, buf, TRUE);
+}
+
+static void
+on_chain_pre (GObject * o, GstClockTime ts, GstPad * pad, GstBuffer * buf)
+{
+  ScopeThread *t = thr ();
+  ScopePad *p = pad_get (t, pad);
+  if (G_UNLIKELY (!p) || G_UNLIKELY (p->unusual))
+    chain_pre_unusual (t, ts, pad, p, buf);
+  else
+    chain_pre (t, ts, pad, p, buf, FALSE);
 }
 
 static void
@@ -571,6 +663,7 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
   ScopePad *p = pad_get (t, pad);
   guint n = gst_buffer_list_length (list);
   GstBuffer *first;
+  gsize size;
   if (G_UNLIKELY (!p) || p->transparent || n == 0) {
     frame_push (t, pad, NULL, NULL, ts, 1);
     return;
@@ -579,16 +672,23 @@ on_chain_list_pre (GObject * o, GstClockTime ts, GstPad * pad,
     frame_push (t, pad, p->elem, p, ts, n);
     return;
   }
-  count (p, n, gst_buffer_list_calculate_size (list));
+  size = gst_buffer_list_calculate_size (list);
+  count (p, n, size);
   first = gst_buffer_list_get (list, 0);
   enter (t, pad, p, ts, first, gst_buffer_get_size (first), n);
+  if (G_UNLIKELY (p->queue))
+    queue_enter (t, p, gst_buffer_list_get (list, n - 1), n, size);
 }
 
 static void
 on_chain_post (GObject * o, GstClockTime ts, GstPad * pad, GstFlowReturn res)
 {
-  ScopeThread *t = thr ();
-  if (close_frame (t, pad, ts) && t->depth == 0 && !t->draining)
+  /* A thread without a stack has no frame to close; and no call here
+   * before res is used spares a register for it (~3 instructions). */
+  ScopeThread *t = scope_thread_ptr;
+  if (G_UNLIKELY (!t))
+    return;
+  if (close_frame (t, pad, ts, TRUE, res) && t->depth == 0 && !t->draining)
     task_resume (t, ts);
 }
 
@@ -614,7 +714,7 @@ on_pull_range_post (GObject * o, GstClockTime ts, GstPad * pad,
     GstBuffer * buf, GstFlowReturn res)
 {
   ScopeThread *t = thr ();
-  ScopeFrame *f = close_frame (t, pad, ts), *up;
+  ScopeFrame *f = close_frame (t, pad, ts, FALSE, res), *up;
   ScopePad *sp;
   ScopeElement *src;
   guint64 origin_ts;
@@ -721,6 +821,9 @@ on_push_event_pre (GObject * o, GstClockTime ts, GstPad * pad, GstEvent * ev)
   if (peer && !peer->transparent && peer->ring)
     __atomic_store_n (&peer->ring->valid_from,
         __atomic_load_n (&peer->ring->head, __ATOMIC_ACQUIRE), RELAXED);
+  /* A queue empties itself at FLUSH_STOP. */
+  if (peer && !peer->transparent && peer->queue)
+    queue_flush (peer->queue);
 }
 
 static void
@@ -742,6 +845,13 @@ on_change_state_pre (GObject * o, GstClockTime ts, GstElement * element,
   if (transition == GST_STATE_CHANGE_NULL_TO_READY
       || transition == GST_STATE_CHANGE_READY_TO_PAUSED)
     scope_element_learn (element);
+  /* A queue empties when it stops, and starts empty: its level is 0 from
+   * the stop on, and counts start again before its pads are activated (no
+   * hook registered for after a state change: every hook name registered
+   * costs at every hook site, see BENCHMARKS.md). */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY
+      || transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+    scope_queues_stopped (element);
   /* A pipeline shutting down: its series go with its elements soon; the
    * metrics file keeps them as they are now. */
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && GST_IS_BIN (element)

@@ -220,8 +220,31 @@ static inline void
 fifo_skipped (ScopeElement * e, ScopeRing * r, guint64 hint, guint64 k)
 {
   guint64 from = MAX (hint, __atomic_load_n (&r->valid_from, RELAXED));
-  if (k - 1 > from)
+  if (k - 1 > from) {
     add64 (&e->dropped, k - 1 - from);
+    /* They leave the queue's level too (queue.c). */
+    scope_queue_dropped (e, r, from, k - 1);
+  }
+}
+
+/* Matched by the object alone (a running time unknown, as behind tee's
+ * request pads): a pooled buffer comes back at the same address, so the
+ * ring may hold a dropped one and the live one at one address; only the
+ * newest can be alive. Returns the index of the newest entry from k on
+ * that is buf (read into x). Reads up to the queue's level, only in this
+ * case. */
+static __attribute__ ((noinline)) guint64
+fifo_newest (ScopeRing * r, guint64 k, guint64 head, gconstpointer buf,
+    ScopeRingEntry * x)
+{
+  ScopeRingEntry y;
+  guint64 j;
+  for (j = k + 1; j < head; j++)
+    if (ring_read (r, j, &y) && y.buf == buf) {
+      *x = y;
+      k = j;
+    }
+  return k;
 }
 
 /* The input a queue (e->fifo) outputs: the first from the one expected
@@ -245,6 +268,8 @@ fifo_match (ScopeElement * e, ScopeRing * r, guint64 hint, guint64 from,
       if (!ring_read (r, k, &x))
         continue;
       if (pass == 0 ? fifo_same (&x, buf, rt) : rt != NONE && x.rt == rt) {
+        if (pass == 0 && (x.rt == NONE || rt == NONE))
+          k = fifo_newest (r, k, head, buf, &x);
         fifo_skipped (e, r, hint, k + 1);
         ring_matched (r, k + 1);
         *out = x;

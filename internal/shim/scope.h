@@ -175,6 +175,9 @@ typedef struct {
 #define SCOPE_MUXER_TS 2        /* MPEG-TS packets: the PID tells the input */
 
 typedef struct _ScopePad ScopePad;
+/* A queue's counts (queue.h), and the queues of a queue element (queue.c). */
+typedef struct _ScopeQueue ScopeQueue;
+typedef struct _ScopeQueues ScopeQueues;
 
 struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   guint64 state;                /* atomic: generation << 2 | gone | dead */
@@ -182,10 +185,12 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
   ScopeElement *next;
   guint64 dead_since;           /* when the store found it dead */
   ScopeMix *mix;                /* a mixer's, kept with the slot; or NULL */
+  ScopeQueues *queues;          /* a queue's, kept with the slot; or NULL */
   /* Reset at reuse: everything from here on. */
   guint64 id;                   /* unique for the life of the process */
   gboolean is_source, is_sink, is_bin;
   gboolean is_mixer;            /* outputs carry a ScopeMix entry */
+  gboolean is_queue;            /* queue, queue2, multiqueue: see queue.h */
   gint muxer;                   /* SCOPE_MUXER*, see mux.h; 0: none */
   /* Labels, under scope_lock: the element's own name and its parent bin's
    * slot, learnt without GStreamer's locks (store.c); the pipeline and path
@@ -226,6 +231,11 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
                                  * ones hang from it (ScopeRing.older) */
   /* Reset at reuse: everything from here on. */
   gboolean transparent;         /* ghost and proxy pads: not an element's */
+  /* transparent, or a queue's (queue set): the push and chain hooks test
+   * this one field and take their rare path for both, so that the pads
+   * of other elements pay nothing for queues. Set before the slot is
+   * published. */
+  gboolean unusual;
   gboolean orphan;              /* made before the pad had a parent */
   gboolean sink;
   guint pid;                    /* a TS muxer's sink pad: its stream's PID */
@@ -233,6 +243,7 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopePad {
   gchar *name;
   guint64 buffers, bytes;
   ScopeRing *ring;              /* sink pads of elements that output */
+  ScopeQueue *queue;            /* a queue element's pads: their queue */
   /* Links, learnt at pad-link-post (atomic): the peer, and for ghost pads
    * and their internal proxy pads the other one of the pair, to look
    * through bins without asking GStreamer on a streaming thread. */
@@ -488,6 +499,14 @@ typedef struct {
   ScopeHist hist;
 } ScopePathStat;
 
+/* One queue of a queue element (queue.h): its level now, and the time the
+ * upstream thread waited for room in it. queue: "sink:src", or a
+ * multiqueue's pad pair "sink_N:src_N". */
+typedef struct {
+  gchar *pipeline, *element, *factory, *queue;
+  guint64 buffers, bytes, time_ns, blocked_ns;
+} ScopeQueueStat;
+
 typedef struct {
   ScopeElementStat *elements;
   guint n_elements;
@@ -495,10 +514,28 @@ typedef struct {
   guint n_pads;
   ScopePathStat *paths;
   guint n_paths;
+  ScopeQueueStat *queues;
+  guint n_queues;
   gboolean cpu;                 /* cpu_ns is sampled */
 } ScopeSnapshot;
 
 ScopeSnapshot *scope_snapshot (void);
+/* queue.c: queue elements (cold path). */
+gboolean scope_is_queue (GstElement * element);
+/* e is a queue element (new, or its slot reused): its queues start empty. */
+void scope_queues_setup_locked (ScopeElement * e);
+/* The queue that pad p of queue element e (named name) belongs to. */
+void scope_queue_attach_locked (ScopeElement * e, ScopePad * p,
+    const gchar * name);
+/* Appends the live queues of e to out (ScopeQueueStat), with e's labels. */
+void scope_queues_snapshot_locked (ScopeElement * e, GArray * out,
+    const gchar * pipeline, const gchar * element, const gchar * factory);
+/* A leaky queue e dropped the inputs [from, to) of its sink pad's ring r
+ * (found by the matching, match.h): they leave its level. */
+void scope_queue_dropped (ScopeElement * e, ScopeRing * r, guint64 from,
+    guint64 to);
+/* The queue element stops or starts streaming: it is empty. */
+void scope_queues_stopped (GstElement * element);
 /* reported.c: the hooks that record LATENCY answers, and an element's
  * share of them (rep_* of st), computed at snapshot time under scope_lock. */
 void scope_reported_register (GstTracer * tracer);

@@ -62,6 +62,18 @@ func snapshot() *latency.Snapshot {
 			Latency:  hist(&p.hist),
 		})
 	}
+	for _, q := range unsafe.Slice(cs.queues, cs.n_queues) {
+		s.Queues = append(s.Queues, latency.QueueStat{
+			Pipeline:  goString(q.pipeline),
+			Element:   goString(q.element),
+			Factory:   goString(q.factory),
+			Queue:     goString(q.queue),
+			Buffers:   uint64(q.buffers),
+			Bytes:     uint64(q.bytes),
+			TimeNs:    uint64(q.time_ns),
+			BlockedNs: uint64(q.blocked_ns),
+		})
+	}
 	return s
 }
 

@@ -358,6 +358,7 @@ static ScopeElement scope_nowhere = {.state = SCOPE_DEAD };
  * that no thread's cache keeps it (if the element is added to a bin again,
  * its pads get slots then). Never written. */
 static ScopePad scope_gone = {.state = SCOPE_DEAD,.transparent = TRUE,
+  .unusual = TRUE,
   .elem = &scope_nowhere
 };
 
@@ -376,10 +377,11 @@ pad_alloc_locked (void)
         __ATOMIC_RELEASE);
     g_clear_pointer (&p->name, g_free);
     scope_rings_release_locked (p);
-    p->transparent = p->sink = FALSE;
+    p->transparent = p->unusual = p->sink = FALSE;
     p->pid = 0;
     p->buffers = p->bytes = 0;
     __atomic_store_n (&p->ring, NULL, __ATOMIC_RELEASE);
+    p->queue = NULL;
     __atomic_store_n (&p->peer, NULL, __ATOMIC_RELEASE);
     __atomic_store_n (&p->other, NULL, __ATOMIC_RELEASE);
     __atomic_store_n (&p->seg_seq, 0, __ATOMIC_RELEASE);
@@ -575,6 +577,10 @@ element_get_locked (GstElement * element, gboolean top, gint depth)
     } else {
       e->muxer = muxer_of (element);
     }
+    if (scope_is_queue (element)) {
+      e->is_queue = TRUE;
+      scope_queues_setup_locked (e);
+    }
     slot_publish (e);
     tag_set ((GObject *) element, &e->state);
   }
@@ -636,6 +642,8 @@ pad_get_locked (GstPad * pad, GstPad * internal)
   if (!p->transparent) {
     ScopeElement *e = element_get_locked (GST_ELEMENT (parent), FALSE, 0);
     p->elem = e;
+    if (e->is_queue)
+      scope_queue_attach_locked (e, p, p->name);
     if (p->sink) {
       /* Outputs are matched with what entered: sinks output nothing. */
       if (!e->is_sink)
@@ -647,6 +655,7 @@ pad_get_locked (GstPad * pad, GstPad * internal)
       input_add (e, p);
     }
   }
+  p->unusual = p->transparent || p->queue;
   slot_publish (p);
   tag_set ((GObject *) pad, &p->state);
   if (internal)
@@ -937,6 +946,7 @@ scope_snapshot (void)
   GArray *el = g_array_new (FALSE, TRUE, sizeof (ScopeElementStat));
   GArray *pa = g_array_new (FALSE, TRUE, sizeof (ScopePadStat));
   GArray *pt = g_array_new (FALSE, TRUE, sizeof (ScopePathStat));
+  GArray *qu = g_array_new (FALSE, TRUE, sizeof (ScopeQueueStat));
   ScopeElement *e;
   ScopePad *p;
   gint i;
@@ -961,6 +971,7 @@ scope_snapshot (void)
           __ATOMIC_RELAXED);
     st.late.sum_ns = __atomic_load_n (&e->late.sum_ns, __ATOMIC_RELAXED);
     g_array_append_val (el, st);
+    scope_queues_snapshot_locked (e, qu, st.pipeline, st.element, st.factory);
     for (i = 0; i < SCOPE_MAX_PATHS; i++) {
       ScopeElement *src = __atomic_load_n (&e->paths[i].source,
           __ATOMIC_ACQUIRE);
@@ -998,6 +1009,8 @@ scope_snapshot (void)
   s->pads = (ScopePadStat *) g_array_free (pa, FALSE);
   s->n_paths = pt->len;
   s->paths = (ScopePathStat *) g_array_free (pt, FALSE);
+  s->n_queues = qu->len;
+  s->queues = (ScopeQueueStat *) g_array_free (qu, FALSE);
   return s;
 }
 
@@ -1024,6 +1037,13 @@ scope_snapshot_free (ScopeSnapshot * s)
     g_free (s->paths[i].source);
     g_free (s->paths[i].sink);
   }
+  for (i = 0; i < s->n_queues; i++) {
+    g_free (s->queues[i].pipeline);
+    g_free (s->queues[i].element);
+    g_free (s->queues[i].factory);
+    g_free (s->queues[i].queue);
+  }
+  g_free (s->queues);
   g_free (s->elements);
   g_free (s->pads);
   g_free (s->paths);

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +17,12 @@ import (
 // The pipeline behind the dashboard tests: a live source, CPU in a burner,
 // a tee, a syncing sink with qos (its lateness), and a branch whose identity
 // holds each buffer 0.6 s (above the example alert's 0.5 s) behind a leaky
-// queue, which drops most buffers (the drop alert).
+// queue, which drops most buffers (the drop alert); and apart, a source that
+// fills a queue (full) before an identity slower than it (stall).
 const dashPipeline = "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=50/1 ! tee name=t " +
 	"t. ! queue name=q1 ! scopeburn name=burn cpu-us=2000 ! videoconvert ! fakesink name=display sync=true qos=true " +
-	"t. ! queue name=q2 leaky=downstream max-size-buffers=1 ! identity name=slow sleep-time=600000 ! fakesink name=slowsink sync=false"
+	"t. ! queue name=q2 leaky=downstream max-size-buffers=1 ! identity name=slow sleep-time=600000 ! fakesink name=slowsink sync=false " +
+	"videotestsrc ! video/x-raw,width=64,height=48 ! queue name=full max-size-buffers=3 ! identity name=stall sleep-time=30000 ! fakesink sync=false"
 
 const tracersBoth = "prometheus-latency-tracer(flags=pipeline+element+reported);pyroscope(flags=element)"
 
@@ -205,8 +208,9 @@ func TestDashboardQueries(t *testing.T) {
 	var checks []check
 	// videotestsrc0 is selected for the reported latency panel: only
 	// elements that add to the LATENCY answer have a share (the live source
-	// its frame); q2 for the drops, display for the lateness.
-	for _, vs := range [][2]string{{".*", ".*"}, {"pipeline0", "(burn|slow|videotestsrc0|q2|display)"}} {
+	// its frame); q2 for the drops, display for the lateness, full for the
+	// queue panels.
+	for _, vs := range [][2]string{{".*", ".*"}, {"pipeline0", "(burn|slow|videotestsrc0|q2|display|full)"}} {
 		r := grafanaVars(vs[0], vs[1], service)
 		for _, q := range queries {
 			e := r.Replace(q.expr)
@@ -258,6 +262,29 @@ func TestDashboardQueries(t *testing.T) {
 		t.Errorf("%s (%s): no data for %s", c.where, c.vars, c.query)
 	}
 	t.Logf("%d queries of the dashboard and the rules returned data", len(checks)-len(pending))
+
+	// The queue panels show the full queue as full: at its 3 buffers
+	// (within one: the scrape may fall between an output and the next
+	// input) and blocked most of the time.
+	for _, q := range []struct {
+		expr   string
+		lo, hi float64
+	}{
+		{`gstreamer_queue_level_buffers{element="full"}`, 2, 3},
+		{`rate(gstreamer_queue_blocked_seconds_total{element="full"}[5s])`, 0.75, 1.05},
+	} {
+		var res struct {
+			Result []struct{ Value [2]any }
+		}
+		if err := promAPI(promBase, "/api/v1/query", url.Values{"query": {q.expr}}, &res); err != nil || len(res.Result) != 1 {
+			t.Errorf("%s: %v %v", q.expr, res, err)
+			continue
+		}
+		v, _ := strconv.ParseFloat(fmt.Sprint(res.Result[0].Value[1]), 64)
+		if v < q.lo || v > q.hi {
+			t.Errorf("%s = %g, want %g..%g", q.expr, v, q.lo, q.hi)
+		}
+	}
 
 	// The example alerts are pending (their for: 5m is longer than the
 	// test): the latency alert for the slow element and not for the others,
