@@ -31,7 +31,7 @@ scope_memory_of (gconstpointer buf)
  * only if a reader saw it re-stamp (see same_buffer): the producer looks
  * here, where it already makes two calls into GStreamer, so that a ring
  * that records none costs nothing more. */
-static inline gconstpointer
+static __attribute__ ((noinline)) gconstpointer
 ring_mem (ScopeRing * r, gconstpointer buf)
 {
   gint first = SCOPE_MEM_FIRST;
