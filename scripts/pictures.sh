@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 out=docs/pictures
 work="$PWD/build/pictures"
 service=gstscope-pictures
-cols=138 rows=23
+cols=180 rows=23
 seconds=15
 
 die() { echo "pictures: $*" >&2; exit 1; }
