@@ -207,6 +207,13 @@ algo_read (ScopeRing * r, guint64 k, guintptr * buf, guint64 * ts)
   return TRUE;
 }
 
+// Whether pad i's ring records its inputs' memories now (want_mem).
+static gboolean
+algo_records_memory (ScopeElement * e, gint i)
+{
+  return e->inputs[i]->ring->want_mem != 0;
+}
+
 static void
 algo_flush (ScopeElement * e, gint i)
 {
@@ -368,6 +375,10 @@ func (r Ring) Read(k uint64) (buf uintptr, ts uint64, ok bool) {
 	ok = C.algo_read(r.r, C.guint64(k), &b, &t) != 0
 	return uintptr(b), uint64(t), ok
 }
+
+// RecordsMemory is whether pad i's ring records its inputs' first memories
+// now (see same_buffer in match.h).
+func (m *Matcher) RecordsMemory(i int) bool { return C.algo_records_memory(m.e, C.gint(i)) != 0 }
 
 // Flush forgets what entered pad i before now (a FLUSH_STOP upstream).
 func (m *Matcher) Flush(i int) { C.algo_flush(m.e, C.gint(i)) }

@@ -122,20 +122,62 @@ func TestMatch(t *testing.T) {
 		defer m.Free()
 		m.Put(0, 100, 1400, 200*ms, None, 1000)
 		m.Put(0, 101, 1400, 220*ms, None, 1001)
-		// Memories not recorded yet: matched in running time, and from
-		// now on recorded.
-		match(t, m, 100, 1400, 230*ms, 1001)
+		match(t, m, 100, 1400, 230*ms, 1000)
 		m.Put(0, 102, 1400, 240*ms, None, 1002)
 		m.Put(0, 103, 1400, 260*ms, None, 1003)
 		match(t, m, 102, 1400, 270*ms, 1002)
+	})
+	t.Run("jitterbuffer: packets held before its first output", func(t *testing.T) {
+		// rtpbin's jitterbuffer holds its first 200 ms: 6 frames of 6
+		// packets (33 ms apart, 0.1 ms between packets, no duration). It
+		// then passes them on re-stamped from their RTP times, each frame
+		// 0.7 ms before its first packet's arrival: a running time in the
+		// span of the previous frame's last packet. Each must be matched
+		// with itself, not with that packet (33 ms early).
+		m := NewMatcher(1)
+		defer m.Free()
+		in := func(f, k uint64) uintptr { return uintptr(100 + f*6 + k) }
+		for f := uint64(0); f < 6; f++ {
+			for k := uint64(0); k < 6; k++ {
+				m.Put(0, in(f, k), 1400, 60*ms+f*33*ms+k*ms/10, None, 1000+f*6+k)
+			}
+		}
+		for f := uint64(0); f < 6; f++ {
+			for k := uint64(0); k < 6; k++ {
+				match(t, m, in(f, k), 1400, 60*ms+f*33*ms-7*ms/10, 1000+f*6+k)
+			}
+		}
+		// Then it passes each packet on as it arrives, re-stamped.
+		for f := uint64(6); f < 12; f++ {
+			for k := uint64(0); k < 6; k++ {
+				m.Put(0, in(f, k), 1400, 60*ms+f*33*ms+k*ms/10, None, 1000+f*6+k)
+				match(t, m, in(f, k), 1400, 60*ms+f*33*ms-7*ms/10, 1000+f*6+k)
+			}
+		}
+	})
+	t.Run("an element that does not re-stamp: memories until its first output", func(t *testing.T) {
+		m := NewMatcher(1)
+		defer m.Free()
+		for i := uint64(0); i < 8; i++ {
+			m.Put(0, uintptr(100+i), 1000, i*10*ms, (i+1)*10*ms, 1000+i)
+		}
+		if !m.RecordsMemory(0) {
+			t.Fatal("no memory recorded for what entered before the first output")
+		}
+		match(t, m, 100, 1000, 0, 1000)
+		m.Put(0, 108, 1000, 80*ms, 90*ms, 1008)
+		if m.RecordsMemory(0) {
+			t.Error("memories still recorded after the first output (two calls into GStreamer per buffer)")
+		}
 	})
 	t.Run("videorate: a new buffer where a freed input was", func(t *testing.T) {
 		m := NewMatcher(1)
 		defer m.Free()
 		// 30 fps inputs; each output (25 fps) is a copy of the input it
 		// repeats, sharing its memory (500+k), allocated at the address of
-		// a freed input, with the same size. The first such candidate
-		// makes the ring record memories (before, it is never taken).
+		// a freed input, with the same size. Its memory tells it from
+		// that input: recorded for what entered before the first output,
+		// and from the first such candidate on.
 		put := func(k uint64) {
 			m.PutMemory(0, uintptr(100+k), uintptr(500+k), 115200, k*100*ms/3, (k+1)*100*ms/3, 1000+k)
 		}
@@ -143,7 +185,7 @@ func TestMatch(t *testing.T) {
 			put(k)
 		}
 		if ts, ok := m.MatchMemory(100, 502, 115200, 80*ms); !ok || ts != 1002 {
-			t.Errorf("before memories are recorded: matched %v (%v), want the input whose span holds 80 ms (1002)", ts, ok)
+			t.Errorf("the first output: matched %v (%v), want the input whose span holds 80 ms (1002), not the freed one at the same address (1000)", ts, ok)
 		}
 		for k := uint64(3); k < 6; k++ {
 			put(k)

@@ -26,6 +26,22 @@ scope_memory_of (gconstpointer buf)
 #define SCOPE_MEMORY_OF(buf) scope_memory_of (buf)
 #endif
 
+/* The memory of buf, entering a ring that records memories (want_mem).
+ * Once the element's first output was matched (hint), entries record them
+ * only if a reader saw it re-stamp (see same_buffer): the producer looks
+ * here, where it already makes two calls into GStreamer, so that a ring
+ * that records none costs nothing more. */
+static __attribute__ ((noinline)) gconstpointer
+ring_mem (ScopeRing * r, gconstpointer buf)
+{
+  gint first = SCOPE_MEM_FIRST;
+  if (__atomic_load_n (&r->want_mem, RELAXED) == first
+      && __atomic_load_n (&r->hint, RELAXED))
+    __atomic_compare_exchange_n (&r->want_mem, &first, 0, FALSE, RELAXED,
+        RELAXED);
+  return SCOPE_MEMORY_OF (buf);
+}
+
 INLINE guint64
 ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
     guint64 rt_end, guint64 ts, guint64 origin_ts, ScopeElement * origin)
@@ -37,9 +53,10 @@ ring_put (ScopeRing * r, gconstpointer buf, guint64 size, guint64 rt,
   __atomic_thread_fence (__ATOMIC_RELEASE);
   __atomic_store_n (&x->buf, buf, RELAXED);
   __atomic_store_n (&x->size, size, RELAXED);
-  /* Two calls into GStreamer: only for elements seen re-stamping. */
+  /* Two calls into GStreamer: only before an element's first output and
+   * for elements seen re-stamping (same_buffer). */
   __atomic_store_n (&x->mem, __atomic_load_n (&r->want_mem, RELAXED) ?
-      SCOPE_MEMORY_OF (buf) : NULL, RELAXED);
+      ring_mem (r, buf) : NULL, RELAXED);
   __atomic_store_n (&x->rt, rt, RELAXED);
   __atomic_store_n (&x->rt_end, rt_end, RELAXED);
   __atomic_store_n (&x->ts, ts, RELAXED);
@@ -155,10 +172,15 @@ ring_copy (ScopeRing * n, ScopeRing * r)
  * frame it holds, sharing that frame's memory) that often land where an
  * input it freed was, with the same size and a running time 25-52 ms away.
  * Reading a buffer's memory costs two calls into GStreamer, so a ring
- * records it only once such a candidate was seen on it (want_mem): until
- * then a candidate is not taken (the jitterbuffer's first re-stamped
- * packets are matched in running time instead), nor is one whose input
- * entered before. The output's memory is read only for a candidate. */
+ * records it (want_mem) for what enters before the element's first output
+ * was matched (ring_mem), and from the first such candidate on. The
+ * inputs held before the first output must have it: rtpjitterbuffer holds
+ * its first 200 ms of packets, then passes them on re-stamped from their
+ * RTP times, a millisecond or so before their arrival's running time, which
+ * lies in the previous packet's span: matched in running time, a frame's
+ * packets took the previous frame's last one, 33 ms early. A candidate
+ * whose input was recorded without a memory is not taken. The output's
+ * memory is read only for a candidate. */
 #define SCOPE_RETIME_NS (100 * GST_MSECOND)
 static inline gboolean
 same_buffer (ScopeRing * r, const ScopeRingEntry * x, gconstpointer buf,
@@ -173,12 +195,9 @@ same_buffer (ScopeRing * r, const ScopeRingEntry * x, gconstpointer buf,
   if (x->size != size || (x->rt > rt ? x->rt - rt : rt - x->rt)
       >= SCOPE_RETIME_NS)
     return FALSE;
-  if (G_UNLIKELY (!x->mem)) {
-    if (!__atomic_load_n (&r->want_mem, RELAXED))
-      __atomic_store_n (&r->want_mem, 1, RELAXED);
-    return FALSE;
-  }
-  return x->mem == SCOPE_MEMORY_OF (buf);
+  if (__atomic_load_n (&r->want_mem, RELAXED) != SCOPE_MEM_ALWAYS)
+    __atomic_store_n (&r->want_mem, SCOPE_MEM_ALWAYS, RELAXED);
+  return x->mem && x->mem == SCOPE_MEMORY_OF (buf);
 }
 
 /* A queue passes its inputs on untouched: an output is the same object at

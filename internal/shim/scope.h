@@ -103,6 +103,8 @@ typedef struct {
   ScopeElement *origin;
 } ScopeRingEntry;
 typedef struct _ScopeRing ScopeRing;
+#define SCOPE_MEM_ALWAYS 1
+#define SCOPE_MEM_FIRST 2
 struct _ScopeRing {
   /* The producer's line; mask is fixed for the ring's life. */
   guint64 head __attribute__ ((aligned (SCOPE_CACHE_LINE)));
@@ -118,8 +120,10 @@ struct _ScopeRing {
    * the producer how many inputs the element may still hold. */
   guint64 hint __attribute__ ((aligned (SCOPE_CACHE_LINE)));
   gint want;                    /* atomic: a reader found it too short */
-  /* atomic, set by a reader: the element re-stamps buffers it passes on,
-   * so entries record their first memory (see same_buffer in match.h). */
+  /* atomic: whether entries record their first memory (see same_buffer in
+   * match.h): SCOPE_MEM_FIRST until the element's first output was matched
+   * (what it holds before may come out re-stamped), SCOPE_MEM_ALWAYS once a
+   * reader saw it re-stamp, else 0. */
   gint want_mem;
   ScopeRingEntry e[] __attribute__ ((aligned (SCOPE_CACHE_LINE)));
 };

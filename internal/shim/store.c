@@ -447,6 +447,9 @@ scope_ring_new_locked (ScopePad * p)
   while (cls + 1 < SCOPE_RING_CLASSES && !free_rings[cls])
     cls++;
   r = ring_alloc_locked (free_rings[cls] ? cls : start);
+  /* Whether the element re-stamps what it passes on is learnt from its
+   * first outputs: what it holds before then is recorded as if it did. */
+  r->want_mem = SCOPE_MEM_FIRST;
   r->older = p->ring_mem;
   p->ring_mem = r;
   return r;
