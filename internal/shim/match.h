@@ -220,10 +220,16 @@ static inline void
 fifo_skipped (ScopeElement * e, ScopeRing * r, guint64 hint, guint64 k)
 {
   guint64 from = MAX (hint, __atomic_load_n (&r->valid_from, RELAXED));
-  if (k - 1 > from) {
-    add64 (&e->dropped, k - 1 - from);
+  /* Outputs that matched no input since the last match (a copy at a new
+   * address, behind tee's request pads, which carry no running time: a
+   * leaky queue flags the buffer after a drop DISCONT, which copies a
+   * shared one) were inputs passed over here, not drops. */
+  guint64 unmatched = e->fifo_unmatched;
+  e->fifo_unmatched = 0;
+  if (k - 1 > from + unmatched) {
+    add64 (&e->dropped, k - 1 - from - unmatched);
     /* They leave the queue's level too (queue.c). */
-    scope_queue_dropped (e, r, from, k - 1);
+    scope_queue_dropped (e, r, from + unmatched, k - 1);
   }
 }
 
@@ -279,6 +285,7 @@ fifo_match (ScopeElement * e, ScopeRing * r, guint64 hint, guint64 from,
     if (rt == NONE)
       break;
   }
+  e->fifo_unmatched++;
   return FALSE;
 }
 

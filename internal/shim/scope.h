@@ -217,6 +217,8 @@ struct __attribute__ ((aligned (SCOPE_CACHE_LINE))) _ScopeElement {
    * again at 0 after a flush or a new segment). late: for sinks, how late
    * each buffer rendered or dropped was, from their QoS events. */
   gboolean fifo;
+  guint64 fifo_unmatched;       /* outputs since the last match that matched
+                                 * no input (queue's src thread only) */
   gint drops_known;             /* atomic */
   guint64 dropped;              /* atomic */
   guint64 qos_dropped;          /* atomic */

@@ -79,14 +79,19 @@ func TestProfileJitterbufferThread(t *testing.T) {
 		{"jb's thread: its stacks in the profile", onThread, task.NS},
 		{"avdec_h264's threads: workers:dec", workers, decoder},
 	} {
-		if math.Abs(c.got-c.want)/cpu > 0.10 {
+		if memoryChecker() != "" {
+			// make asan: the instrumented hooks are slower than the
+			// elements they measure; shares are judged in plain runs.
+			t.Logf("%s: %.1f%% of the process CPU, the kernel counts %.1f%% (not checked under a memory checker)",
+				c.what, c.got/cpu*100, c.want/cpu*100)
+		} else if math.Abs(c.got-c.want)/cpu > 0.10 {
 			t.Errorf("%s have %.1f%% of the process CPU (%.3fs), the kernel counts %.1f%% (%.3fs): ± 10 points",
 				c.what, c.got/cpu*100, c.got/1e9, c.want/cpu*100, c.want/1e9)
 		} else {
 			t.Logf("%s: %.1f%% of the process CPU (%.3fs), the kernel counts %.1f%% (%.3fs)", c.what, c.got/cpu*100, c.got/1e9, c.want/cpu*100, c.want/1e9)
 		}
 	}
-	if u := float64(f.Roots["thread:jb:src"]) / cpu; u > 0.03 {
+	if u := float64(f.Roots["thread:jb:src"]) / cpu; u > 0.03 && memoryChecker() == "" {
 		t.Errorf("%.1f%% of the process CPU is under thread:jb:src, in no element", u*100)
 	}
 }
