@@ -35,15 +35,9 @@ gboolean
 scope_is_queue (GstElement * element)
 {
   static const gchar *const types[] = { "GstQueue", "GstQueue2",
-    "GstMultiQueue"
+    "GstMultiQueue", NULL
   };
-  guint i;
-  for (i = 0; i < G_N_ELEMENTS (types); i++) {
-    GType type = g_type_from_name (types[i]);
-    if (type && g_type_is_a (G_OBJECT_TYPE (element), type))
-      return TRUE;
-  }
-  return FALSE;
+  return scope_is_a_named (element, types);
 }
 
 void

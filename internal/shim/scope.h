@@ -522,6 +522,8 @@ typedef struct {
 } ScopeSnapshot;
 
 ScopeSnapshot *scope_snapshot (void);
+/* store.c: element is of one of the types named (NULL-terminated). */
+gboolean scope_is_a_named (GstElement * element, const gchar * const *names);
 /* queue.c: queue elements (cold path). */
 gboolean scope_is_queue (GstElement * element);
 /* e is a queue element (new, or its slot reused): its queues start empty. */

@@ -506,6 +506,21 @@ scope_ring_grow (ScopePad * p, ScopeRing * r)
   g_free (pad);
 }
 
+/* element is an instance of one of the types named in the NULL-terminated
+ * names. By name: the types live in libraries (libgstbase, libgstvideo,
+ * libgstaudio, the elements' own plugins) that are not linked in, and a type
+ * is unknown until its library is loaded. Cold path. */
+gboolean
+scope_is_a_named (GstElement * element, const gchar * const *names)
+{
+  for (; *names; names++) {
+    GType type = g_type_from_name (*names);
+    if (type && g_type_is_a (G_OBJECT_TYPE (element), type))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 /* A mixer makes each output from all its inputs (see ScopeMix); other
  * elements with several inputs (muxers, funnel, input-selector) put one
  * input's data in each output. The base classes of the mixers are in
@@ -514,15 +529,9 @@ static gboolean
 is_mixer (GstElement * element)
 {
   static const gchar *const bases[] = { "GstVideoAggregator",
-    "GstAudioAggregator"
+    "GstAudioAggregator", NULL
   };
-  guint i;
-  for (i = 0; i < G_N_ELEMENTS (bases); i++) {
-    GType base = g_type_from_name (bases[i]);
-    if (base && g_type_is_a (G_OBJECT_TYPE (element), base))
-      return TRUE;
-  }
-  return FALSE;
+  return scope_is_a_named (element, bases);
 }
 
 /* A muxer puts one input's data in each output (see mux.h). GstBaseTsMux
@@ -531,12 +540,12 @@ is_mixer (GstElement * element)
 static gint
 muxer_of (GstElement * element)
 {
-  GType ts = g_type_from_name ("GstBaseTsMux");
+  static const gchar *const ts[] = { "GstBaseTsMux", NULL };
   const gchar *klass;
 
   if (GST_IS_BIN (element))
     return 0;
-  if (ts && g_type_is_a (G_OBJECT_TYPE (element), ts))
+  if (scope_is_a_named (element, ts))
     return SCOPE_MUXER_TS;
   klass = gst_element_class_get_metadata (GST_ELEMENT_GET_CLASS (element),
       GST_ELEMENT_METADATA_KLASS);
